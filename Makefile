@@ -1,0 +1,47 @@
+# The two commands a fresh clone needs: `make demo` and `make test`.
+# Everything is installed into .venv by these targets; nothing by hand.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEMO_DIR ?= .grounded-demo
+
+.PHONY: demo test install install-test lint typecheck unit bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Stamp files re-run pip only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+demo: install
+	DEMO_DIR=$(DEMO_DIR) BIN=$(BIN) bash scripts/demo.sh
+
+lint: install-test
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+
+typecheck: install-test
+	$(BIN)/pyright src
+
+unit: install-test
+	$(BIN)/python -m pytest -q
+
+# What CI runs (.ci/run calls this).
+test: lint typecheck unit
+
+bench: install
+	$(BIN)/python bench/retrieval.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache

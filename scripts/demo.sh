@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `make demo`: ingest the bundled sample corpus on the embedded default and
+# search it as two principals: alice (staff) and dana (staff + hr).
+set -euo pipefail
+BIN=${BIN:-.venv/bin}
+DEMO_DIR=${DEMO_DIR:-.grounded-demo}
+g() { "$BIN/grounded" --data-dir "$DEMO_DIR" "$@"; }
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "Ingesting sample-corpus/ into collection 'handbook' for tenant 'acme'"
+g ingest sample-corpus --collection handbook --tenant acme
+
+say "Ingesting again: nothing changed, so nothing is parsed or embedded"
+g ingest sample-corpus --collection handbook --tenant acme
+
+say "Index status"
+g status
+
+ALICE=(--tenant acme --as alice@acme.example --groups staff)
+DANA=(--tenant acme --as dana@acme.example --groups staff,hr)
+
+say "alice (staff): how do I reset my vpn password?"
+g search "how do I reset my vpn password" "${ALICE[@]}" --k 3
+
+say "alice (staff): what are the salary bands for a senior engineer?"
+g search "salary bands for a senior engineer" "${ALICE[@]}" --k 3
+
+say "dana (staff, hr): the same question; she may read the restricted HR documents"
+g search "salary bands for a senior engineer" "${DANA[@]}" --k 3
+
+say "dana (staff, hr): why did this rank first? (--explain)"
+g search "salary bands for a senior engineer" "${DANA[@]}" --k 1 --explain
+
+say "alice (staff): Project Falcon (restricted to hr) is invisible to her"
+g search "Project Falcon reorganisation plan" "${ALICE[@]}" --k 3
+
+say "dana (staff, hr): Project Falcon"
+g search "Project Falcon reorganisation plan" "${DANA[@]}" --k 3
+
+printf '\nState lives in %s; try: %s/grounded --data-dir %s search "..." --tenant acme --as you@acme.example\n' \
+  "$DEMO_DIR" "$BIN" "$DEMO_DIR"

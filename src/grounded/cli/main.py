@@ -1,0 +1,70 @@
+"""The `grounded` command line.
+
+Expected failures (every `GroundedError`) print one line on stderr and exit
+non-zero; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from grounded import __version__
+from grounded.cli import docs, ingest, search, status
+from grounded.cli.context import State
+from grounded.errors import GroundedError
+
+app = typer.Typer(
+    name="grounded",
+    help="Ingest documents with ACLs and search them as a principal. See README.md.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("ingest")(ingest.ingest)
+app.command("search")(search.search)
+app.command("status")(status.status)
+app.add_typer(docs.app, name="docs")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"grounded {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Where all state lives [env: GROUNDED_DATA_DIR; default: ./.grounded].",
+            show_default=False,
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Settings file [default: ./grounded.yaml if present]."),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
+    ] = False,
+) -> None:
+    ctx.obj = State(config=config, data_dir=data_dir)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def run() -> None:
+    try:
+        app()
+    except GroundedError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,204 @@
+"""Domain types that cross module boundaries.
+
+Frozen dataclasses: cheap to build in hot loops (chunking, search results),
+hashable, and impossible to mutate by accident between stages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+HEADING_SEPARATOR = " › "
+
+
+def _clean(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({v.strip() for v in values if v and v.strip()}))
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: a tenant, optionally a user, and the user's groups."""
+
+    tenant: str
+    user: str | None = None
+    groups: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, tenant: str, user: str | None = None, groups: Iterable[str] = ()) -> Principal:
+        return cls(tenant=tenant, user=user or None, groups=frozenset(_clean(groups)))
+
+
+@dataclass(frozen=True)
+class Acl:
+    """Who may read a document.
+
+    A document belongs to exactly one tenant. With both allow lists empty the
+    whole tenant may read it; otherwise a principal of that tenant may read it
+    when their user is in `allow_users` or one of their groups is in `allow_groups`.
+    """
+
+    tenant: str
+    allow_users: tuple[str, ...] = ()
+    allow_groups: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, tenant: str, users: Iterable[str] = (), groups: Iterable[str] = ()) -> Acl:
+        return cls(tenant=tenant, allow_users=_clean(users), allow_groups=_clean(groups))
+
+    @property
+    def is_open(self) -> bool:
+        return not self.allow_users and not self.allow_groups
+
+    def permits(self, principal: Principal) -> bool:
+        """Reference semantics; the store implements the same rule in its queries."""
+        if principal.tenant != self.tenant:
+            return False
+        if self.is_open:
+            return True
+        if principal.user is not None and principal.user in self.allow_users:
+            return True
+        return bool(principal.groups.intersection(self.allow_groups))
+
+    def key(self) -> str:
+        """A stable identity for this ACL, used to share one ACL row among documents."""
+        raw = "\x1f".join([self.tenant, "\x1e".join(self.allow_users), "\x1e".join(self.allow_groups)])
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+class BlockKind(StrEnum):
+    HEADING = "heading"
+    PARAGRAPH = "paragraph"
+    LIST_ITEM = "list_item"
+    TABLE = "table"
+    CODE = "code"
+
+
+@dataclass(frozen=True)
+class Block:
+    """A structural unit of a parsed document.
+
+    `start`/`end` are character offsets into `ParsedDocument.text`, so that
+    `text[start:end]` is exactly the block's text. Table blocks hold one row
+    per line, which lets the chunker split a long table between rows.
+    """
+
+    kind: BlockKind
+    start: int
+    end: int
+    level: int = 0  # heading level (1 = top); 0 for non-headings
+    page: int | None = None  # 1-based page number where the format has pages
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """What a loader produces: normalised text, its structure, and metadata."""
+
+    text: str
+    blocks: tuple[Block, ...]
+    title: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AclOverride:
+    """ACL fields given by a document itself (front matter, sidecar, JSONL record)."""
+
+    tenant: str | None = None
+    allow_users: tuple[str, ...] | None = None
+    allow_groups: tuple[str, ...] | None = None
+
+    def apply(self, base: Acl) -> Acl:
+        return Acl.of(
+            self.tenant or base.tenant,
+            base.allow_users if self.allow_users is None else self.allow_users,
+            base.allow_groups if self.allow_groups is None else self.allow_groups,
+        )
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document as stored: identity, provenance, ACL and content hash."""
+
+    doc_id: str
+    collection: str
+    source_uri: str
+    title: str
+    content_hash: str
+    acl: Acl
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    text: str = ""
+
+    @property
+    def key(self) -> str:
+        """Unique across collections: `collection:doc_id`."""
+        return f"{self.collection}:{self.doc_id}"
+
+
+@dataclass(frozen=True)
+class ChunkDraft:
+    """A chunk before it has an id: a span of the document text plus context."""
+
+    start: int
+    end: int
+    heading_path: tuple[str, ...] = ()
+    page: int | None = None
+    token_count: int = 0
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A stored chunk. `text` equals the document text between `start` and `end`."""
+
+    chunk_id: str
+    doc_id: str
+    ordinal: int
+    text: str
+    start: int
+    end: int
+    heading_path: tuple[str, ...] = ()
+    page: int | None = None
+    token_count: int = 0
+
+    @property
+    def heading(self) -> str:
+        return HEADING_SEPARATOR.join(self.heading_path)
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Metadata filters applied inside the store query, alongside the ACL filter."""
+
+    collections: tuple[str, ...] = ()
+    doc_ids: tuple[str, ...] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked chunk from a single retriever (keyword or dense).
+
+    `chunk_id` is the store's row handle, valid for `SearchIndex.fetch`.
+    """
+
+    chunk_id: int
+    score: float
+    rank: int  # 1-based
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """A fused, ACL-filtered search result with everything `--explain` shows."""
+
+    chunk: Chunk
+    document: Document
+    score: float
+    rank: int
+    bm25_rank: int | None = None
+    bm25_score: float | None = None
+    dense_rank: int | None = None
+    dense_score: float | None = None
+    rerank_score: float | None = None

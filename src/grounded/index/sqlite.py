@@ -1,0 +1,487 @@
+"""The embedded store: SQLite (WAL) is the system of record, FTS5 gives BM25.
+
+Where the ACL filter runs: `_ALLOWED` below is a CTE that every search and
+fetch query starts with. It selects the ACL rows a principal may read (same
+tenant, and open or naming their user or one of their groups), and the query
+keeps only chunks whose `acl_id` is in it, *before* ranking and LIMIT. The
+dense side takes the same allowed ACL ids from the same SQL and masks the
+matrix with them before taking the top k.
+
+Writes are atomic per document: one `BEGIN IMMEDIATE` transaction replaces a
+document's row, chunks, FTS entries and vectors, and bumps `generation`. A
+SIGKILL at any moment leaves each document fully old or fully new.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grounded.domain import Acl, Chunk, Document, Hit, Principal, SearchFilters
+from grounded.errors import EmbeddingModelMismatch, StoreError
+from grounded.index.fts import build_match_query
+from grounded.index.schema import MIGRATIONS, migrate
+from grounded.index.vectors import VectorMatrix, load_matrix
+from grounded.ports import Vectors
+
+DB_FILE = "index.sqlite"
+SNAPSHOT_FILE = "vectors.snapshot.npz"
+
+_ALLOWED = """
+WITH allowed(acl_id) AS (
+    SELECT id FROM acls WHERE tenant = :tenant AND (is_open = 1 OR id IN (
+        SELECT acl_id FROM acl_members
+        WHERE (kind = 'user' AND value = :user)
+           OR (kind = 'group' AND value IN (SELECT value FROM json_each(:groups)))))
+)
+"""
+
+_CHUNK_COLUMNS = (
+    "c.id, c.ordinal, c.text, c.start_offset, c.end_offset, c.heading, c.page, c.token_count"
+)
+_DOC_COLUMNS = (
+    "d.doc_id, d.collection, d.source_uri, d.title, d.content_hash, d.metadata,"
+    " a.tenant, d.acl_id"
+)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _principal_params(principal: Principal) -> dict[str, Any]:
+    return {
+        "tenant": principal.tenant,
+        "user": principal.user or "",
+        "groups": json.dumps(sorted(principal.groups)),
+    }
+
+
+class SqliteStore:
+    """Implements `DocumentStore`, `SearchIndex` and `Catalog` on one SQLite file."""
+
+    def __init__(self, data_dir: Path, *, busy_timeout_ms: int = 30_000) -> None:
+        self.data_dir = data_dir
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                data_dir / DB_FILE, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+            if version > len(MIGRATIONS):
+                raise StoreError(
+                    f"{data_dir / DB_FILE} was written by a newer grounded (schema {version}); "
+                    "upgrade grounded to open it"
+                )
+            migrate(self._db)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the index in {data_dir}: {exc}") from exc
+        self._lock = threading.RLock()
+        self._matrix: VectorMatrix | None = None
+        self._acl_cache: dict[str, int] = {}
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute(
+                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._acl_cache.clear()
+                raise
+
+    def _meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def generation(self) -> int:
+        return int(self._meta("generation") or 0)
+
+    # -- embedding model binding ----------------------------------------------------------
+
+    def embedding_model(self) -> tuple[str, str, int] | None:
+        model = self._meta("embed_model")
+        if model is None:
+            return None
+        return model, self._meta("embed_revision") or "", int(self._meta("embed_dim") or 0)
+
+    def bind_embedding_model(self, model_id: str, revision: str, dim: int) -> None:
+        """Record the index's embedding model, or refuse one that differs from it."""
+        current = self.embedding_model()
+        if current is None:
+            with self._write() as db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                    [("embed_model", model_id), ("embed_revision", revision), ("embed_dim", str(dim))],
+                )
+            return
+        if current[:2] != (model_id, revision):
+            raise EmbeddingModelMismatch(f"{current[0]}@{current[1]}", f"{model_id}@{revision}")
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def fingerprints(self, collection: str) -> dict[str, str]:
+        rows = self._db.execute(
+            "SELECT doc_id, fingerprint FROM documents WHERE collection = ?", (collection,)
+        )
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def _acl_id(self, db: sqlite3.Connection, acl: Acl) -> int:
+        key = acl.key()
+        if key in self._acl_cache:
+            return self._acl_cache[key]
+        row = db.execute("SELECT id FROM acls WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            cur = db.execute(
+                "INSERT INTO acls (key, tenant, is_open) VALUES (?, ?, ?)",
+                (key, acl.tenant, int(acl.is_open)),
+            )
+            acl_id = int(cur.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO acl_members (acl_id, kind, value) VALUES (?, ?, ?)",
+                [(acl_id, "user", u) for u in acl.allow_users]
+                + [(acl_id, "group", g) for g in acl.allow_groups],
+            )
+        else:
+            acl_id = int(row[0])
+        self._acl_cache[key] = acl_id
+        return acl_id
+
+    def upsert(
+        self,
+        document: Document,
+        chunks: Sequence[Chunk],
+        vectors: Vectors,
+        fingerprint: str,
+        *,
+        source_root: str = "",
+        run_id: int | None = None,
+    ) -> None:
+        if len(chunks) != len(vectors):
+            raise StoreError(f"{document.key}: {len(chunks)} chunks but {len(vectors)} vectors")
+        with self._write() as db:
+            self._delete_rows(db, document.collection, [document.doc_id])
+            acl_id = self._acl_id(db, document.acl)
+            cur = db.execute(
+                "INSERT INTO documents (collection, doc_id, tenant, acl_id, source_root, source_uri,"
+                " title, content_hash, fingerprint, metadata, text, updated_at, run_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    document.collection, document.doc_id, document.acl.tenant, acl_id, source_root,
+                    document.source_uri, document.title, document.content_hash, fingerprint,
+                    json.dumps(dict(document.metadata), default=str), document.text, _now(), run_id,
+                ),
+            )  # fmt: skip
+            doc_row = int(cur.lastrowid or 0)
+            for chunk, vector in zip(chunks, vectors, strict=True):
+                cur = db.execute(
+                    "INSERT INTO chunks (document_id, ordinal, tenant, acl_id, collection, title,"
+                    " heading, text, page, start_offset, end_offset, token_count)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        doc_row, chunk.ordinal, document.acl.tenant, acl_id, document.collection,
+                        document.title, chunk.heading, chunk.text, chunk.page, chunk.start,
+                        chunk.end, chunk.token_count,
+                    ),
+                )  # fmt: skip
+                chunk_row = int(cur.lastrowid or 0)
+                db.execute(
+                    "INSERT INTO chunks_fts (rowid, title, heading, text) VALUES (?, ?, ?, ?)",
+                    (chunk_row, document.title, chunk.heading, chunk.text),
+                )
+                db.execute(
+                    "INSERT INTO vectors (chunk_id, vector) VALUES (?, ?)",
+                    (chunk_row, np.asarray(vector, dtype=np.float32).tobytes()),
+                )
+
+    def _delete_rows(self, db: sqlite3.Connection, collection: str, doc_ids: Sequence[str]) -> int:
+        removed = 0
+        for doc_id in doc_ids:
+            row = db.execute(
+                "SELECT id FROM documents WHERE collection = ? AND doc_id = ?", (collection, doc_id)
+            ).fetchone()
+            if row is None:
+                continue
+            db.execute(
+                "INSERT INTO chunks_fts (chunks_fts, rowid, title, heading, text)"
+                " SELECT 'delete', id, title, heading, text FROM chunks WHERE document_id = ?",
+                (row[0],),
+            )
+            db.execute("DELETE FROM documents WHERE id = ?", (row[0],))  # cascades
+            removed += 1
+        return removed
+
+    def delete(self, collection: str, doc_ids: Sequence[str]) -> int:
+        with self._write() as db:
+            return self._delete_rows(db, collection, doc_ids)
+
+    def stale_documents(self, collection: str, source_root: str, seen: set[str]) -> list[str]:
+        """Documents of this collection from `source_root` that a complete scan did not see."""
+        rows = self._db.execute(
+            "SELECT doc_id FROM documents WHERE collection = ? AND source_root = ?",
+            (collection, source_root),
+        )
+        return sorted(str(r[0]) for r in rows if str(r[0]) not in seen)
+
+    def begin_run(self, source: str, collection: str) -> int:
+        with self._write() as db:
+            cur = db.execute(
+                "INSERT INTO runs (started_at, status, source, collection) VALUES (?, ?, ?, ?)",
+                (_now(), "running", source, collection),
+            )
+            return int(cur.lastrowid or 0)
+
+    def finish_run(
+        self, run_id: int, status: str, stats: dict[str, Any], errors: list[dict[str, str]]
+    ) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, stats = ?, errors = ? WHERE id = ?",
+                (_now(), status, json.dumps(stats), json.dumps(errors), run_id),
+            )
+
+    # -- search ---------------------------------------------------------------------------
+
+    def _filter_sql(self, filters: SearchFilters, params: dict[str, Any]) -> str:
+        clauses = []
+        if filters.collections:
+            params["collections"] = json.dumps(list(filters.collections))
+            clauses.append("c.collection IN (SELECT value FROM json_each(:collections))")
+        if filters.doc_ids:
+            params["doc_ids"] = json.dumps(list(filters.doc_ids))
+            clauses.append(
+                "c.document_id IN (SELECT id FROM documents"
+                " WHERE doc_id IN (SELECT value FROM json_each(:doc_ids)))"
+            )
+        for i, (key, value) in enumerate(sorted(filters.metadata.items())):
+            params[f"mk{i}"], params[f"mv{i}"] = f"$.{json.dumps(key)}", value
+            clauses.append(
+                f"c.document_id IN (SELECT id FROM documents"
+                f" WHERE CAST(json_extract(metadata, :mk{i}) AS TEXT) = :mv{i})"
+            )
+        return "".join(f" AND {c}" for c in clauses)
+
+    def keyword_search(
+        self, query: str, principal: Principal, filters: SearchFilters, k: int
+    ) -> list[Hit]:
+        match = build_match_query(query)
+        if not match:
+            return []
+        params: dict[str, Any] = {**_principal_params(principal), "match": match, "k": k}
+        sql = (
+            _ALLOWED + "SELECT c.id, bm25(chunks_fts, 1.0, 1.0, 1.0) AS s"
+            " FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid"
+            " WHERE chunks_fts MATCH :match AND c.acl_id IN (SELECT acl_id FROM allowed)"
+            + self._filter_sql(filters, params)
+            + " ORDER BY s LIMIT :k"
+        )
+        with self._lock:
+            rows = self._db.execute(sql, params).fetchall()
+        return [Hit(int(r[0]), -float(r[1]), rank) for rank, r in enumerate(rows, start=1)]
+
+    def vector_search(
+        self, vector: Vectors, principal: Principal, filters: SearchFilters, k: int
+    ) -> list[Hit]:
+        params = _principal_params(principal)
+        with self._lock:
+            allowed = np.array(
+                [r[0] for r in self._db.execute(_ALLOWED + "SELECT acl_id FROM allowed", params)],
+                dtype=np.int64,
+            )
+            chunk_filter = None
+            extra = self._filter_sql(filters, params)
+            if extra:
+                sql = "SELECT c.id FROM chunks c WHERE 1" + extra
+                chunk_filter = np.array(
+                    [r[0] for r in self._db.execute(sql, params)], dtype=np.int64
+                )
+            matrix = self._current_matrix(len(vector))
+        return matrix.search(np.asarray(vector, dtype=np.float32), allowed, k, chunk_filter)
+
+    def _current_matrix(self, dim: int) -> VectorMatrix:
+        generation = self.generation()
+        if self._matrix is None or self._matrix.generation != generation:
+            self._db.execute("BEGIN")  # one snapshot of the data for the whole load
+            try:
+                generation = self.generation()
+                self._matrix = load_matrix(
+                    self._db, generation, dim, self.data_dir / SNAPSHOT_FILE
+                )
+            finally:
+                self._db.execute("COMMIT")
+        return self._matrix
+
+    def fetch(
+        self, chunk_ids: Sequence[int], principal: Principal
+    ) -> dict[int, tuple[Chunk, Document]]:
+        """Chunks with their documents by row id, leaving out any the principal can't read."""
+        if not chunk_ids:
+            return {}
+        params = {**_principal_params(principal), "ids": json.dumps([int(i) for i in chunk_ids])}
+        sql = (
+            _ALLOWED + f"SELECT {_CHUNK_COLUMNS}, {_DOC_COLUMNS}"
+            " FROM chunks c JOIN documents d ON d.id = c.document_id JOIN acls a ON a.id = d.acl_id"
+            " WHERE c.id IN (SELECT value FROM json_each(:ids))"
+            " AND c.acl_id IN (SELECT acl_id FROM allowed)"
+        )
+        with self._lock:
+            rows = self._db.execute(sql, params).fetchall()
+            return {int(r[0]): self._chunk_and_doc(r) for r in rows}
+
+    def _chunk_and_doc(self, r: Sequence[Any]) -> tuple[Chunk, Document]:
+        doc = self._document(r[8:], text="")
+        chunk = Chunk(
+            chunk_id=f"{doc.key}#{r[1]}", doc_id=doc.doc_id, ordinal=int(r[1]), text=str(r[2]),
+            start=int(r[3]), end=int(r[4]), heading_path=tuple(str(r[5]).split(" › ")) if r[5] else (),
+            page=r[6], token_count=int(r[7]),
+        )  # fmt: skip
+        return chunk, doc
+
+    def _document(self, r: Sequence[Any], *, text: str) -> Document:
+        doc_id, collection, uri, title, content_hash, metadata, tenant, acl_id = r
+        users, groups = self._acl_members(int(acl_id))
+        return Document(
+            doc_id=str(doc_id), collection=str(collection), source_uri=str(uri), title=str(title),
+            content_hash=str(content_hash), acl=Acl.of(str(tenant), users, groups),
+            metadata=json.loads(metadata), text=text,
+        )  # fmt: skip
+
+    def _acl_members(self, acl_id: int) -> tuple[list[str], list[str]]:
+        users: list[str] = []
+        groups: list[str] = []
+        for kind, value in self._db.execute(
+            "SELECT kind, value FROM acl_members WHERE acl_id = ?", (acl_id,)
+        ):
+            (users if kind == "user" else groups).append(str(value))
+        return users, groups
+
+    # -- catalog --------------------------------------------------------------------------
+
+    def _visible_sql(self, principal: Principal | None, params: dict[str, Any]) -> tuple[str, str]:
+        if principal is None:
+            return "", ""
+        params.update(_principal_params(principal))
+        return _ALLOWED, " AND d.acl_id IN (SELECT acl_id FROM allowed)"
+
+    def list_documents(
+        self, principal: Principal | None, collection: str | None = None
+    ) -> list[Document]:
+        """All documents (operator view) or those `principal` may read."""
+        params: dict[str, Any] = {"collection": collection}
+        cte, visible = self._visible_sql(principal, params)
+        sql = (
+            cte + f"SELECT {_DOC_COLUMNS} FROM documents d JOIN acls a ON a.id = d.acl_id"
+            " WHERE (:collection IS NULL OR d.collection = :collection)"
+            + visible
+            + " ORDER BY d.collection, d.doc_id"
+        )
+        with self._lock:
+            return [self._document(r, text="") for r in self._db.execute(sql, params).fetchall()]
+
+    def get_document(
+        self, doc_id: str, principal: Principal | None, collection: str | None = None
+    ) -> Document | None:
+        params: dict[str, Any] = {"doc_id": doc_id, "collection": collection}
+        cte, visible = self._visible_sql(principal, params)
+        sql = (
+            cte + f"SELECT {_DOC_COLUMNS}, d.text FROM documents d JOIN acls a ON a.id = d.acl_id"
+            " WHERE d.doc_id = :doc_id AND (:collection IS NULL OR d.collection = :collection)"
+            + visible
+            + " ORDER BY d.collection LIMIT 2"
+        )
+        with self._lock:
+            rows = self._db.execute(sql, params).fetchall()
+            if len(rows) > 1:
+                raise StoreError(
+                    f"document id {doc_id!r} exists in several collections; pass --collection"
+                )
+            return self._document(rows[0][:8], text=str(rows[0][8])) if rows else None
+
+    def chunks_of(self, doc: Document) -> list[Chunk]:
+        sql = (
+            f"SELECT {_CHUNK_COLUMNS}, {_DOC_COLUMNS} FROM chunks c"
+            " JOIN documents d ON d.id = c.document_id JOIN acls a ON a.id = d.acl_id"
+            " WHERE d.collection = ? AND d.doc_id = ? ORDER BY c.ordinal"
+        )
+        with self._lock:
+            rows = self._db.execute(sql, (doc.collection, doc.doc_id)).fetchall()
+            return [self._chunk_and_doc(r)[0] for r in rows]
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            one = self._db.execute
+            counts = {
+                name: int(one(f"SELECT count(*) FROM {name}").fetchone()[0])
+                for name in ("documents", "chunks", "vectors")
+            }
+            last = one(
+                "SELECT id, started_at, finished_at, status, source, collection, stats, errors"
+                " FROM runs ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        size = sum(p.stat().st_size for p in self.data_dir.rglob("*") if p.is_file())
+        model = self.embedding_model()
+        run = None
+        if last is not None:
+            keys = ("id", "started_at", "finished_at", "status", "source", "collection")
+            run = dict(zip(keys, last[:6], strict=True))
+            run["stats"], run["errors"] = json.loads(last[6]), json.loads(last[7])
+        return {
+            **counts,
+            "data_dir": str(self.data_dir),
+            "size_bytes": size,
+            "embedding_model": None
+            if model is None
+            else {"id": model[0], "revision": model[1], "dim": model[2]},
+            "last_run": run,
+        }
+
+    def consistency_problems(self) -> list[str]:
+        """Violations of the store's invariants; empty when the index is consistent."""
+        checks = {
+            "chunks without a document": "SELECT count(*) FROM chunks c"
+            " LEFT JOIN documents d ON d.id = c.document_id WHERE d.id IS NULL",
+            "vectors without a chunk": "SELECT count(*) FROM vectors v"
+            " LEFT JOIN chunks c ON c.id = v.chunk_id WHERE c.id IS NULL",
+            "chunks without a vector": "SELECT count(*) FROM chunks c"
+            " LEFT JOIN vectors v ON v.chunk_id = c.id WHERE v.chunk_id IS NULL",
+            "documents without chunks": "SELECT count(*) FROM documents d"
+            " WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.document_id = d.id)",
+            "chunks whose ACL differs from their document's": "SELECT count(*) FROM chunks c"
+            " JOIN documents d ON d.id = c.document_id WHERE c.acl_id != d.acl_id",
+        }
+        problems = []
+        with self._lock:
+            for name, sql in checks.items():
+                n = int(self._db.execute(sql).fetchone()[0])
+                if n:
+                    problems.append(f"{n} {name}")
+            try:
+                self._db.execute(
+                    "INSERT INTO chunks_fts (chunks_fts, rank) VALUES ('integrity-check', 1)"
+                )
+            except sqlite3.DatabaseError as exc:
+                problems.append(f"full-text index out of step with chunks: {exc}")
+        return problems

@@ -1,0 +1,1 @@
+"""Ingestion: turning source files into normalised, structured documents."""
