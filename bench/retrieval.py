@@ -87,7 +87,9 @@ def run_queries(
     return run
 
 
-def evaluate(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, float]:
+def evaluate(
+    qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]
+) -> dict[str, float]:
     from ranx import Qrels, Run
     from ranx import evaluate as ranx_evaluate
 
@@ -204,8 +206,14 @@ def phase_tune(work: Path, embedder: str) -> dict[str, Any]:
     for params in GRID:
         run: dict[str, dict[str, float]] = {}
         for qid, (bm25, dense) in lists.items():
-            fused = fuse(bm25, dense, method=params["fusion"], rrf_k=params.get("rrf_k", 60),
-                         bm25_weight=params["bm25_weight"], dense_weight=params["dense_weight"])  # fmt: skip
+            fused = fuse(
+                bm25,
+                dense,
+                method=params["fusion"],
+                rrf_k=params.get("rrf_k", 60),
+                bm25_weight=params["bm25_weight"],
+                dense_weight=params["dense_weight"],
+            )
             docs: dict[str, float] = {}
             for f in fused:
                 docs.setdefault(doc_of[f.chunk_id], f.score)
@@ -268,8 +276,11 @@ def phase_latency(work: Path, embedder: str, fusion: dict[str, Any]) -> dict[str
     rt = Runtime(settings_for(work / f"scifact-{embedder}", embedder, **fusion))
     result = measure_latency(rt.retriever, list(queries.values()), PRINCIPAL)
     rt.close()
-    table("Hybrid search latency on SciFact (tenant ACL filter, k=10)",
-          ["queries", "p50 ms", "p95 ms"], [[result["n"], result["p50_ms"], result["p95_ms"]]])  # fmt: skip
+    table(
+        "Hybrid search latency on SciFact (tenant ACL filter, k=10)",
+        ["queries", "p50 ms", "p95 ms"],
+        [[result["n"], result["p50_ms"], result["p95_ms"]]],
+    )
     return result
 
 

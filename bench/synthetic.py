@@ -78,10 +78,16 @@ def build_synthetic_index(source: SqliteStore, data_dir: Path, size: int) -> dic
         "documents": stats["documents"],
         "size_mb": round(stats["size_bytes"] / 1e6, 1),
         "principals": {
-            "bench user, no groups": {"tenant": "bench", "user": "user-1@bench.example",
-                                      "groups": []},
-            "bench user, 2 groups": {"tenant": "bench", "user": "user-2@bench.example",
-                                     "groups": ["group-1", "group-2"]},
+            "bench user, no groups": {
+                "tenant": "bench",
+                "user": "user-1@bench.example",
+                "groups": [],
+            },
+            "bench user, 2 groups": {
+                "tenant": "bench",
+                "user": "user-2@bench.example",
+                "groups": ["group-1", "group-2"],
+            },
         },  # fmt: skip
     }
 

@@ -33,7 +33,10 @@ acls = st.builds(
     st.lists(st.sampled_from(GROUPS), max_size=2),
 )
 documents = st.lists(
-    st.tuples(acls, st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=6), min_size=1, max_size=3)),
+    st.tuples(
+        acls,
+        st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=6), min_size=1, max_size=3),
+    ),
     min_size=1,
     max_size=25,
 )
@@ -43,7 +46,9 @@ principals = st.builds(
     st.one_of(st.none(), st.sampled_from(USERS)),
     st.lists(st.sampled_from(GROUPS), max_size=3),
 )
-queries = st.lists(st.sampled_from([*WORDS, "the", "unknown"]), min_size=1, max_size=4).map(" ".join)
+queries = st.lists(st.sampled_from([*WORDS, "the", "unknown"]), min_size=1, max_size=4).map(
+    " ".join
+)
 
 
 @settings(
@@ -51,7 +56,11 @@ queries = st.lists(st.sampled_from([*WORDS, "the", "unknown"]), min_size=1, max_
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(docs=documents, people=st.lists(principals, min_size=1, max_size=4), qs=st.lists(queries, min_size=1, max_size=3))
+@given(
+    docs=documents,
+    people=st.lists(principals, min_size=1, max_size=4),
+    qs=st.lists(queries, min_size=1, max_size=3),
+)
 def test_no_search_path_leaks(
     docs: list[tuple[Acl, list[list[str]]]], people: list[Principal], qs: list[str]
 ) -> None:

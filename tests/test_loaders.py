@@ -80,7 +80,9 @@ def test_normalise_inline_collapses_whitespace_controls_and_ligatures() -> None:
 
 def test_table_and_code_blocks_keep_one_line_per_row() -> None:
     assert normalise_block(BlockKind.TABLE, " a |  b \n\n c | d ") == "a | b\nc | d"
-    assert normalise_block(BlockKind.CODE, "x = 1\r\n\r\ny  =  2") == "x = 1\ny = 2"
+    assert normalise_block(BlockKind.CODE, "x = 1\r\n\r\ny  =  2") == "x = 1\ny  =  2"
+    code = "\n    def f():\n        return 1\n"
+    assert normalise_block(BlockKind.CODE, code) == "def f():\n    return 1"  # indentation kept
     assert normalise_block(BlockKind.PARAGRAPH, "one\r\ntwo\rthree") == "one two three"
 
 

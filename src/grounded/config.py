@@ -163,7 +163,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"config file {path} must be a mapping of settings, not {type(raw).__name__}")
+        raise ConfigError(
+            f"config file {path} must be a mapping of settings, not {type(raw).__name__}"
+        )
     return {str(k): v for k, v in raw.items()}
 
 

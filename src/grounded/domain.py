@@ -65,7 +65,9 @@ class Acl:
 
     def key(self) -> str:
         """A stable identity for this ACL, used to share one ACL row among documents."""
-        raw = "\x1f".join([self.tenant, "\x1e".join(self.allow_users), "\x1e".join(self.allow_groups)])
+        raw = "\x1f".join(
+            [self.tenant, "\x1e".join(self.allow_users), "\x1e".join(self.allow_groups)]
+        )
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -77,7 +77,9 @@ def ingest(
     st = state(ctx)
     settings = st.settings()
     name = _check_collection(collection or settings.ingest.collection)
-    acl = Acl.of(tenant or settings.ingest.tenant, split_list(allow_users), split_list(allow_groups))
+    acl = Acl.of(
+        tenant or settings.ingest.tenant, split_list(allow_users), split_list(allow_groups)
+    )
     source_fmt: Literal["auto", "files", "jsonl", "beir"] = fmt  # type: ignore[assignment]
     source = open_source(
         path, source_fmt, max_file_bytes=int(settings.ingest.max_file_mb * 1_000_000)
@@ -96,24 +98,23 @@ def ingest(
     if as_json:
         print_json(report.as_dict())
     else:
-        _print_report(Console(), report.as_dict())
+        _print_report(report.as_dict())
     if not report.ingested_anything and report.failed:
         raise typer.Exit(1)
     if strict and report.failed:
         raise typer.Exit(1)
 
 
-def _print_report(console: Console, r: dict[str, object]) -> None:
-    console.print(
-        f"run {r['run_id']}: {r['added']} added, {r['updated']} updated, {r['unchanged']} unchanged,"
-        f" {r['deleted']} deleted, {r['failed']} failed · {r['chunks_written']} chunks written,"
-        f" {r['embedded']} embedded, {r['cache_hits']} from cache · {r['seconds']}s"
+def _print_report(r: dict[str, Any]) -> None:
+    typer.echo(
+        f"run {r['run_id']}: {r['added']} added, {r['updated']} updated, "
+        f"{r['unchanged']} unchanged, {r['deleted']} deleted, {r['failed']} failed · "
+        f"{r['chunks_written']} chunks written, {r['embedded']} embedded, "
+        f"{r['cache_hits']} from cache · {r['seconds']}s"
     )
-    errors = r["errors"]
-    assert isinstance(errors, list)
-    for err in errors:
-        console.print(f"[red]failed[/red] {err['source']}: {err['reason']}", highlight=False)
-    skipped = r["skipped"]
-    assert isinstance(skipped, list)
-    if skipped:
-        console.print(f"skipped {len(skipped)} files of unsupported types", highlight=False)
+    for err in r["errors"]:
+        typer.secho(f"failed {err['source']}: {err['reason']}", err=True, fg=typer.colors.RED)
+    if r["skipped"]:
+        names = ", ".join(s["path"] for s in r["skipped"][:5])
+        more = "…" if len(r["skipped"]) > 5 else ""
+        typer.echo(f"skipped {len(r['skipped'])} files of unsupported types: {names}{more}")

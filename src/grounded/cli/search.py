@@ -143,7 +143,7 @@ def read_queries(path: Path) -> list[tuple[str, str]]:
                 out.append((str(record["_id"]), str(record["text"])))
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise InvalidRequest(
-                    f"{path}:{number}: expected a BEIR query {{\"_id\": ..., \"text\": ...}}"
+                    f'{path}:{number}: expected a BEIR query {{"_id": ..., "text": ...}}'
                 ) from exc
     return out
 

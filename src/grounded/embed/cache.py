@@ -88,7 +88,10 @@ class CachedEmbedder:
             self._db.execute("BEGIN")
             self._db.executemany(
                 "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?)",
-                [(self.model_id, self.revision, k, v.astype(np.float32).tobytes()) for k, v in items],
+                [
+                    (self.model_id, self.revision, k, v.astype(np.float32).tobytes())
+                    for k, v in items
+                ],
             )
             self._db.execute("COMMIT")
 

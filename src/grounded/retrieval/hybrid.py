@@ -120,7 +120,10 @@ class HybridRetriever:
             chunk, document = found[f.chunk_id]
             out.append(
                 SearchResult(
-                    chunk=chunk, document=document, score=f.score, rank=0,
+                    chunk=chunk,
+                    document=document,
+                    score=f.score,
+                    rank=0,
                     bm25_rank=f.bm25.rank if f.bm25 else None,
                     bm25_score=f.bm25.score if f.bm25 else None,
                     dense_rank=f.dense.rank if f.dense else None,

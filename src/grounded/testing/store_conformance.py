@@ -60,18 +60,24 @@ class StoreConformance:
     def _seed(self, store: Any) -> None:
         put(store, "open", ["vacation policy: 25 days of vacation"], Acl.of("acme"))
         put(store, "hr-only", ["salary bands and vacation payout"], Acl.of("acme", groups=["hr"]))
-        put(store, "alice-only", ["vacation memo for alice"], Acl.of("acme", users=["alice@acme.example"]))
+        put(
+            store,
+            "alice-only",
+            ["vacation memo for alice"],
+            Acl.of("acme", users=["alice@acme.example"]),
+        )
         put(store, "globex", ["globex vacation rules"], Acl.of("globex"))
 
     def test_keyword_search_respects_acl(self, store: Any) -> None:
         self._seed(store)
         f = SearchFilters()
-        assert _docs_of_hits(store, store.keyword_search("vacation", self.ACME, f, 10), self.ACME) == {
-            "open", "alice-only"}  # fmt: skip
-        hr_hits = store.keyword_search("vacation", self.HR, f, 10)
-        assert _docs_of_hits(store, hr_hits, self.HR) == {"open", "hr-only"}
-        assert _docs_of_hits(store, store.keyword_search("vacation", self.OTHER, f, 10), self.OTHER) == {
-            "globex"}  # fmt: skip
+        for principal, expected in (
+            (self.ACME, {"open", "alice-only"}),
+            (self.HR, {"open", "hr-only"}),
+            (self.OTHER, {"globex"}),
+        ):
+            hits = store.keyword_search("vacation", principal, f, 10)
+            assert _docs_of_hits(store, hits, principal) == expected
 
     def test_vector_search_respects_acl(self, store: Any) -> None:
         self._seed(store)
