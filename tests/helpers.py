@@ -18,6 +18,7 @@ from grounded.ingest.sources import open_source
 from grounded.runtime import Runtime
 
 GROUNDED = Path(sys.executable).with_name("grounded")
+SAMPLE_CORPUS = Path(__file__).resolve().parents[1] / "sample-corpus"
 
 
 def cli_env(**extra: str) -> dict[str, str]:

@@ -55,8 +55,8 @@ class EmbeddingModelMismatch(UserError):
     def __init__(self, index_model: str, query_model: str) -> None:
         super().__init__(
             f"the index was built with embedding model {index_model!r} but the configured "
-            f"model is {query_model!r}; set embedder back to {index_model!r} or re-embed the "
-            "index with `grounded ingest ... --reembed`"
+            f"model is {query_model!r}; set `embedder` back to the index's model, or ingest "
+            "into a new data directory (--data-dir) to use the new one"
         )
         self.index_model = index_model
         self.query_model = query_model

@@ -54,18 +54,16 @@ class CachedEmbedder:
             return self.inner.embed(texts, kind=kind)
         keys = [text_key(t) for t in texts]
         found = self._lookup(keys)
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        missing = [i for i, k in enumerate(keys) if k not in found]
-        for i, k in enumerate(keys):
-            if k in found:
-                out[i] = found[k]
+        # Each distinct missing text goes to the model once, however often it repeats.
+        missing = {k: i for i, k in enumerate(keys) if k not in found}
         if missing:
-            fresh = self.inner.embed([texts[i] for i in missing], kind=kind)
-            out[missing] = fresh
-            self._store([(keys[i], fresh[j]) for j, i in enumerate(missing)])
+            fresh = self.inner.embed([texts[i] for i in missing.values()], kind=kind)
+            new = dict(zip(missing, fresh, strict=True))
+            self._store(list(new.items()))
+            found.update(new)
         self.stats.hits += len(texts) - len(missing)
         self.stats.misses += len(missing)
-        return out
+        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
 
     def _lookup(self, keys: list[bytes]) -> dict[bytes, Vectors]:
         found: dict[bytes, Vectors] = {}

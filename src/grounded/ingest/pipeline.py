@@ -23,7 +23,7 @@ from typing import Protocol
 from grounded.domain import Acl, Chunk, Document, ParsedDocument
 from grounded.errors import LoaderError
 from grounded.index.sqlite import SqliteStore
-from grounded.ingest.sources import Loaded, Source, SourceItem
+from grounded.ingest.sources import FailedItem, Loaded, Source, SourceItem
 from grounded.ports import Chunker, Embedder, TokenCounter
 
 PENDING_CHUNKS = 256  # embed in windows of this many chunks across documents
@@ -115,8 +115,10 @@ class Ingestor:
         seen: set[str] = set()
         pending: list[_Pending] = []
         for item in source.items():
-            if isinstance(item, LoaderError):
-                self._fail(report, item)
+            if isinstance(item, FailedItem):
+                if item.doc_id is not None:
+                    seen.add(item.doc_id)  # it exists: keep its last good version
+                self._fail(report, item.error)
                 continue
             seen.add(item.doc_id)
             report.seen += 1

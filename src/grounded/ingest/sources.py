@@ -44,6 +44,14 @@ class SourceItem:
 
 
 @dataclass(frozen=True)
+class FailedItem:
+    """A document that exists but could not be read; `doc_id` is None when unknown."""
+
+    doc_id: str | None
+    error: LoaderError
+
+
+@dataclass(frozen=True)
 class SkippedFile:
     path: str
     reason: str
@@ -134,7 +142,7 @@ class FileSource:
                 continue
             yield path
 
-    def items(self) -> Iterator[SourceItem | LoaderError]:
+    def items(self) -> Iterator[SourceItem | FailedItem]:
         base = self.root.parent if self.root.is_file() else self.root
         for path in self._files():
             doc_id = path.relative_to(base).as_posix()
@@ -149,10 +157,10 @@ class FileSource:
                 data = path.read_bytes()
                 sidecar_bytes, sidecar_acl = _read_sidecar(path)
             except OSError as exc:
-                yield LoaderError(str(path), f"cannot read: {exc.strerror}")
+                yield FailedItem(doc_id, LoaderError(str(path), f"cannot read: {exc.strerror}"))
                 continue
             except LoaderError as exc:
-                yield exc
+                yield FailedItem(doc_id, exc)
                 continue
             digest = hashlib.sha256(data + b"\0acl\0" + sidecar_bytes).hexdigest()
             yield SourceItem(
@@ -208,7 +216,7 @@ class JsonlSource:
             raise LoaderError(where, f"record has no {key!r} field")
         return str(doc_id), record
 
-    def items(self) -> Iterator[SourceItem | LoaderError]:
+    def items(self) -> Iterator[SourceItem | FailedItem]:
         with self.path.open(encoding="utf-8") as fh:
             for number, line in enumerate(fh, start=1):
                 if not line.strip():
@@ -217,7 +225,7 @@ class JsonlSource:
                 try:
                     doc_id, record = self._parse_line(line, where)
                 except LoaderError as exc:
-                    yield exc
+                    yield FailedItem(None, exc)
                     continue
                 digest = hashlib.sha256(line.strip().encode()).hexdigest()
                 uri = str(record.get("source_uri") or f"{self.path.as_uri()}#{doc_id}")
