@@ -19,6 +19,9 @@ from grounded.retrieval.hybrid import HybridRetriever
 from grounded.retrieval.rerank import build_reranker
 
 EMBED_CACHE = "cache/embeddings.sqlite"
+# Bump when chunking or the text given to the embedder changes, so that existing
+# indexes re-process their documents on the next ingest instead of mixing versions.
+INDEX_FORMAT = 2
 
 
 class Runtime:
@@ -42,6 +45,7 @@ class Runtime:
         """Everything besides the source that changes how a document is indexed."""
         return json.dumps(
             {
+                "format": INDEX_FORMAT,
                 "chunking": self.settings.chunking.model_dump(),
                 "embedder": embedder_identity(self.settings.embedder),
             },

@@ -11,8 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from grounded.cli.context import principal_from, print_json, split_list, state
-from grounded.domain import Principal, SearchFilters, SearchResult
+from grounded.domain import HEADING_SEPARATOR, Principal, SearchFilters, SearchResult
 from grounded.errors import InvalidRequest
+from grounded.ingest.pipeline import context_path
 from grounded.retrieval.hybrid import HybridRetriever
 
 
@@ -59,11 +60,12 @@ def _show(results: list[SearchResult], explain: bool) -> None:
         console.print("no results")
         return
     for r in results:
-        where = " › ".join(p for p in (r.document.title, r.chunk.heading) if p)
+        where = HEADING_SEPARATOR.join(context_path(r.document.title, r.chunk.heading_path))
         page = f" p.{r.chunk.page}" if r.chunk.page else ""
         console.print(f"[bold]{r.rank}. {r.document.doc_id}[/bold]{page}  {where}", highlight=False)
-        snippet = r.chunk.text if len(r.chunk.text) <= 240 else r.chunk.text[:240] + "…"
-        console.print(f"   {snippet}", highlight=False)
+        text = " ".join(r.chunk.text.split())
+        snippet = text if len(text) <= 240 else text[:240] + "…"
+        console.print(f"   {snippet}", highlight=False, markup=False)
         if explain:
             table = Table(show_header=True, box=None, padding=(0, 2))
             for col in ("bm25 rank", "bm25", "dense rank", "dense", "fused", "chars"):

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
-from grounded.domain import Acl, Chunk, Document, ParsedDocument
+from grounded.domain import HEADING_SEPARATOR, Acl, Chunk, Document, ParsedDocument
 from grounded.errors import LoaderError
 from grounded.index.sqlite import SqliteStore
 from grounded.ingest.sources import FailedItem, Loaded, Source, SourceItem
@@ -67,9 +67,16 @@ class IngestReport:
         return asdict(self)
 
 
+def context_path(title: str, heading_path: tuple[str, ...]) -> tuple[str, ...]:
+    """Title then headings, without repeating a title that is also the top heading."""
+    if heading_path and heading_path[0].casefold() == title.casefold():
+        return heading_path
+    return (title, *heading_path) if title else heading_path
+
+
 def embed_text(title: str, chunk: Chunk) -> str:
     """What the embedder sees: the chunk with its document title and heading path."""
-    context = " › ".join(p for p in (title, chunk.heading) if p)
+    context = HEADING_SEPARATOR.join(context_path(title, chunk.heading_path))
     return f"{context}\n{chunk.text}" if context else chunk.text
 
 
