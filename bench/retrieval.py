@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import shutil
@@ -72,6 +73,11 @@ def load_queries(split: str) -> tuple[dict[str, str], dict[str, dict[str, int]]]
     return queries, qrels
 
 
+def by_rank(docs: dict[str, float]) -> dict[str, float]:
+    """Scores replaced by reversed ranks: evaluation sees exactly our order, ties included."""
+    return {d: float(len(docs) - i) for i, d in enumerate(docs)}
+
+
 def run_queries(
     retriever: HybridRetriever, queries: dict[str, str], mode: str, k: int = 100
 ) -> dict[str, dict[str, float]]:
@@ -83,20 +89,47 @@ def run_queries(
             docs.setdefault(r.document.doc_id, r.score)
             if len(docs) == k:
                 break
-        run[qid] = docs
+        run[qid] = by_rank(docs)
     return run
+
+
+def _ndcg(rels: dict[str, int], ranked: list[str], k: int) -> float:
+    dcg = sum(rels.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted(rels.values(), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def _recall(rels: dict[str, int], ranked: list[str], k: int) -> float:
+    relevant = {d for d, g in rels.items() if g > 0}
+    return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
 
 
 def evaluate(
     qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]
 ) -> dict[str, float]:
+    """nDCG@10 and recall@100, computed here and by ranx; they must agree.
+
+    (A first ranx run once reported nonsense after a numba type-safety warning;
+    the independent computation makes such a failure loud instead of silent.)
+    """
     from ranx import Qrels, Run
     from ranx import evaluate as ranx_evaluate
 
-    run = {q: (docs or {"__none__": 0.0}) for q, docs in run.items()}
-    scores = ranx_evaluate(Qrels(qrels), Run(run), ["ndcg@10", "recall@100"])
-    assert isinstance(scores, dict)
-    return {k: round(float(v), 4) for k, v in scores.items()}
+    ranked = {
+        q: [d for d, _ in sorted(docs.items(), key=lambda x: -x[1])] for q, docs in run.items()
+    }
+    ours = {
+        "ndcg@10": statistics.fmean(_ndcg(qrels[q], ranked.get(q, []), 10) for q in qrels),
+        "recall@100": statistics.fmean(_recall(qrels[q], ranked.get(q, []), 100) for q in qrels),
+    }
+    padded = {q: (run.get(q) or {"__none__": 0.0}) for q in qrels}
+    theirs = ranx_evaluate(Qrels(qrels), Run(padded), ["ndcg@10", "recall@100"])
+    assert isinstance(theirs, dict)
+    for metric, value in ours.items():
+        if abs(float(theirs[metric]) - value) > 1e-6:
+            raise RuntimeError(f"{metric}: ranx says {theirs[metric]}, direct computation {value}")
+    return {k: round(v, 4) for k, v in ours.items()}
 
 
 def table(title: str, header: list[str], rows: list[list[Any]]) -> None:
@@ -217,7 +250,7 @@ def phase_tune(work: Path, embedder: str) -> dict[str, Any]:
             docs: dict[str, float] = {}
             for f in fused:
                 docs.setdefault(doc_of[f.chunk_id], f.score)
-            run[qid] = dict(list(docs.items())[:10])
+            run[qid] = by_rank(dict(list(docs.items())[:10]))
         score = evaluate(qrels, run)["ndcg@10"]
         rows.append([json.dumps(params), score])
         if score > best[0]:

@@ -12,12 +12,16 @@ from fpdf import FPDF
 from fpdf.enums import EncryptionMethod
 from hypothesis import given
 from hypothesis import strategies as st
+from pypdf import PdfReader
 
 from grounded.domain import BlockKind, ParsedDocument
 from grounded.errors import LoaderError
 from grounded.ingest.loaders import LOADERS, SUPPORTED_SUFFIXES, loader_for_path
+from grounded.ingest.loaders.pdf_outline import OutlineTitle, mark_headings
 from grounded.ingest.normalise import TextBuilder, normalise_block, normalise_inline
 from grounded.ports import Loader
+
+SAMPLE_CORPUS = Path(__file__).resolve().parents[1] / "sample-corpus"
 
 
 def load(path: Path) -> ParsedDocument:
@@ -395,6 +399,136 @@ def test_pdf_without_text_layer_is_refused(tmp_path: Path) -> None:
     pdf.rect(20, 20, 100, 60, style="F")  # what a scan looks like to a text extractor
     with pytest.raises(LoaderError, match=r"no extractable text \(scanned\? OCR"):
         load(write(tmp_path, "scan.pdf", pdf_bytes(pdf)))
+
+
+# --- PDF outline (bookmarks) ------------------------------------------------
+
+LONG_PARAGRAPH = [
+    "Employees book business travel through the travel agency, which compares fares and",
+    "hotels against the limits of this policy and records every booking for the audit trail",
+    "that finance reviews each quarter together with the corporate card statements of staff",
+]
+
+
+def make_outlined_pdf(*, bookmarks: bool = True, titles: dict[str, str] | None = None) -> bytes:
+    """Two pages; a heading right after a paragraph, another on one line with its first sentence.
+
+    `titles` renames bookmarks, so that they no longer match the text.
+    """
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    pdf.set_font("Helvetica", size=11)
+
+    def section(title: str, level: int, text: str) -> None:
+        if bookmarks:
+            pdf.start_section((titles or {}).get(title, title), level=level)
+        pdf.cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
+
+    pdf.add_page()
+    section("1 Travel Policy", 0, "1 Travel Policy")
+    for line in LONG_PARAGRAPH:
+        pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    section("1.1 BOOKING   rules", 1, "1.1 Booking rules")  # no blank line before it
+    for line in LONG_PARAGRAPH:
+        pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.add_page()
+    section("2 Approvals", 0, "2 Approvals Foreign travel needs a director's approval before")
+    pdf.cell(0, 6, "any booking is made with the travel agency.", new_x="LMARGIN", new_y="NEXT")
+    return pdf_bytes(pdf)
+
+
+def blocks_of(doc: ParsedDocument) -> list[tuple[BlockKind, int, int | None, str]]:
+    return [(b.kind, b.level, b.page, doc.text[b.start : b.end]) for b in doc.blocks]
+
+
+def test_pdf_outline_marks_headings_the_heuristic_misses(tmp_path: Path) -> None:
+    doc = load(write(tmp_path, "outlined.pdf", make_outlined_pdf()))
+    paragraph = " ".join(LONG_PARAGRAPH)
+    assert blocks_of(doc) == [
+        (BlockKind.HEADING, 1, 1, "1 Travel Policy"),
+        (BlockKind.PARAGRAPH, 0, 1, paragraph),
+        (BlockKind.HEADING, 2, 1, "1.1 Booking rules"),  # bookmark depth 1 -> level 2
+        (BlockKind.PARAGRAPH, 0, 1, paragraph),
+        (BlockKind.HEADING, 1, 2, "2 Approvals"),  # cut off its first sentence
+        (
+            BlockKind.PARAGRAPH,
+            0,
+            2,
+            "Foreign travel needs a director's approval before"
+            " any booking is made with the travel agency.",
+        ),
+    ]
+
+
+def test_pdf_without_usable_outline_keeps_the_heuristic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = load(write(tmp_path, "plain.pdf", make_outlined_pdf(bookmarks=False)))
+    # The heuristic alone: a heading opening the page, but not one glued to a paragraph.
+    assert spans(plain, BlockKind.HEADING)[0] == "1 Travel Policy"
+    assert "1.1 Booking rules" not in spans(plain, BlockKind.HEADING)
+    assert "statements of staff 1.1 Booking rules Employees" in spans(plain)[1]
+    # Bookmarks whose titles are nowhere in the text change nothing.
+    renamed = {
+        "1 Travel Policy": "Policy",
+        "1.1 BOOKING   rules": "Rules",
+        "2 Approvals": "Sign-off",
+    }
+    unmatched = load(write(tmp_path, "renamed.pdf", make_outlined_pdf(titles=renamed)))
+    assert blocks_of(unmatched) == blocks_of(plain)
+
+    # Nor does an outline pypdf cannot read: the text still loads.
+    def broken(self: PdfReader) -> list[object]:
+        raise KeyError("/First")
+
+    monkeypatch.setattr(PdfReader, "outline", property(broken))
+    damaged = load(write(tmp_path, "damaged.pdf", make_outlined_pdf()))
+    assert blocks_of(damaged) == blocks_of(plain)
+
+
+def test_outline_titles_match_wrapped_lines_but_not_sentences() -> None:
+    lines = [
+        "Promotions are decided by the committee",
+        "in March.",
+        "",
+        "3. Engineering and Product track (Munich,",
+        "location factor 100%) Level Minimum",
+        "Promotions",
+    ]
+    titles = [
+        OutlineTitle("promotions", 2),
+        OutlineTitle("3. engineering and product track (munich, location factor 100%)", 1),
+        OutlineTitle("not on this page", 1),
+    ]
+    page = mark_headings(lines, titles)
+    assert page.lines == [
+        "Promotions are decided by the committee",  # a sentence, though it starts alike
+        "in March.",
+        "",
+        "3. Engineering and Product track (Munich, location factor 100%)",
+        "Level Minimum",
+        "Promotions",
+    ]
+    assert page.headings == {3: 1, 5: 2}
+    assert page.printed == {4: len("location factor 100%) Level Minimum")}
+    assert mark_headings(lines[:2], titles[:1]).headings == {}  # never the sentence
+    assert (
+        mark_headings(["2 Approvals Travel needs approval."], [OutlineTitle("2", 1)]).headings == {}
+    )
+
+
+def test_sample_salary_bands_pdf_headings_come_from_its_outline() -> None:
+    doc = load(SAMPLE_CORPUS / "hr" / "salary-bands-2026.pdf")
+    heading = "3. Engineering and Product track (Munich, location factor 100%)"
+    assert (BlockKind.HEADING, 1, 1, heading) in blocks_of(doc)
+    previous = spans(doc)[spans(doc).index(heading) - 1]
+    assert previous.endswith("approved by the CFO, Priya Raman.")
+    assert heading not in " ".join(spans(doc, BlockKind.PARAGRAPH))
+    assert (BlockKind.HEADING, 2, 2, "Compa-ratio") in blocks_of(doc)  # a nested bookmark
+    # A table's header row right under an outline heading is still no heading.
+    backups = load(SAMPLE_CORPUS / "it" / "backup-and-restore-standard.pdf")
+    assert "2. Backup schedule and retention" in spans(backups, BlockKind.HEADING)
+    assert not [h for h in spans(backups, BlockKind.HEADING) if h.startswith("System Method")]
 
 
 # --- DOCX -------------------------------------------------------------------

@@ -4,8 +4,11 @@ PDF text has no paragraphs, only positioned lines, so structure here is
 recovered by conservative heuristics: blank lines and short lines ending a
 sentence close a paragraph, hyphenated line breaks are joined, running
 headers/footers are dropped, and a short title-like line opening a paragraph
-becomes a heading. Layout-mode extraction would give paragraph gaps but
-interleaves the lines of multi-column pages, which is worse for retrieval.
+becomes a heading. Where the PDF has an outline (bookmarks), a line matching a
+bookmark destined for its page is a heading of the bookmark's depth, even one
+the heuristics miss (see `pdf_outline`). Layout-mode extraction would give
+paragraph gaps but interleaves the lines of multi-column pages, which is worse
+for retrieval.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ import io
 import logging
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pypdf import PasswordType, PdfReader
 
 from grounded.domain import BlockKind, ParsedDocument
 from grounded.errors import LoaderError
+from grounded.ingest.loaders.pdf_outline import MarkedPage, mark_headings, outline_titles
 from grounded.ingest.normalise import TextBuilder, normalise_inline
 
 # pypdf logs a warning for every defect it recovers from, often hundreds for
@@ -158,12 +162,18 @@ def heading_level(line: str, width: int) -> int | None:
 
 @dataclass
 class _PageParser:
-    """Turns one page's lines into (kind, text, level) blocks."""
+    """Turns one page's lines into (kind, text, level) blocks.
+
+    `headings` are the lines the outline names as headings (line index ->
+    level); `printed` the printed length of a line cut after such a heading.
+    """
 
     lines: list[str]
+    width: int
+    headings: dict[int, int] = field(default_factory=dict)
+    printed: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.width = _typical_width(self.lines)
         self.blocks: list[tuple[BlockKind, str, int]] = []
         self.paragraph: list[str] = []
 
@@ -177,7 +187,8 @@ class _PageParser:
         following = next((line for line in self.lines[i + 1 :] if line), "")
         if self.paragraph or not following:
             return None
-        if heading_level(following, self.width) is not None:
+        previous = self.lines[i - 1] if i else ""  # title-like only if an outline heading
+        if any(heading_level(line, self.width) is not None for line in (previous, following)):
             return None  # a run of short title-like lines is a list or a TOC, not headings
         return heading_level(self.lines[i], self.width)
 
@@ -186,16 +197,26 @@ class _PageParser:
             if not line:
                 self.end_paragraph()
                 continue
-            level = self.is_heading(i)
+            level = self.headings.get(i)
+            if level is None and i not in self.printed:
+                level = self.is_heading(i)
             if level is not None:
+                self.end_paragraph()  # an outline heading may follow a line without a break
                 self.blocks.append((BlockKind.HEADING, line, level))
                 continue
             self.paragraph.append(line)
-            short = self.width >= 40 and len(line) < 0.8 * self.width
+            length = self.printed.get(i, len(line))
+            short = self.width >= 40 and length < 0.8 * self.width
             if short and _SENTENCE_END.search(line):
                 self.end_paragraph()
         self.end_paragraph()
         return self.blocks
+
+
+def _parse_page(lines: list[str], marked: MarkedPage) -> list[tuple[BlockKind, str, int]]:
+    # The line width is measured on the page as printed, before headings were cut off.
+    width = _typical_width(lines)
+    return _PageParser(marked.lines, width, marked.headings, marked.printed).parse()
 
 
 def _join_hyphenated(match: re.Match[str]) -> str:
@@ -234,9 +255,11 @@ class PdfLoader:
         reader = open_pdf(data, source)
         texts = page_texts(reader, source)
         pages = strip_running_lines([page_lines(t) for t in texts])
+        titles = outline_titles(reader)
         builder = TextBuilder()
         for number, lines in enumerate(pages, start=1):
-            for kind, block_text, level in _PageParser(lines).parse():
+            marked = mark_headings(lines, titles.get(number, ()))
+            for kind, block_text, level in _parse_page(lines, marked):
                 builder.add(kind, block_text, level=level, page=number)
         if not builder:
             raise LoaderError(source, "no extractable text (scanned? OCR is not supported)")
