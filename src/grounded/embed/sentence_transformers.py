@@ -20,7 +20,7 @@ MODEL_ID = "all-MiniLM-L6-v2"
 class SentenceTransformerEmbedder:
     dim = 384
 
-    def __init__(self, model_path: Path | None = None, *, batch_size: int = 32) -> None:
+    def __init__(self, model_path: Path | None = None, *, batch_size: int = 8) -> None:
         try:
             from sentence_transformers import (  # pyright: ignore[reportMissingImports]
                 SentenceTransformer,

@@ -9,7 +9,9 @@ Invariants the rest of the store relies on:
 - `chunks.tenant` and `chunks.acl_id` copy the document's, so the ACL filter
   joins nothing wider than `chunks` and `acls`;
 - `chunks_fts` is an external-content FTS5 index over `chunks`, kept in step
-  by the store inside the same transaction as the chunk rows.
+  by the store inside the same transaction as the chunk rows;
+- `vectors.model_id` names the `embedding_models` row (model id, revision,
+  dimensions) that produced the vector; an index holds one model's vectors.
 """
 
 from __future__ import annotations
@@ -87,6 +89,21 @@ MIGRATIONS: tuple[str, ...] = (
         errors TEXT NOT NULL DEFAULT '[]'
     );
     INSERT INTO meta (key, value) VALUES ('generation', '0');
+    """,
+    # 2: every vector records the embedding model (id and revision) that produced it.
+    """
+    CREATE TABLE embedding_models (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        revision TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        UNIQUE (name, revision)
+    );
+    INSERT INTO embedding_models (name, revision, dim)
+        SELECT m.value, r.value, CAST(d.value AS INTEGER) FROM meta m, meta r, meta d
+        WHERE m.key = 'embed_model' AND r.key = 'embed_revision' AND d.key = 'embed_dim';
+    ALTER TABLE vectors ADD COLUMN model_id INTEGER NOT NULL DEFAULT 0;
+    UPDATE vectors SET model_id = (SELECT id FROM embedding_models ORDER BY id LIMIT 1);
     """,
 )
 

@@ -98,6 +98,7 @@ class SqliteStore:
         self._lock = threading.RLock()
         self._matrix: VectorMatrix | None = None
         self._acl_cache: dict[str, int] = {}
+        self._model_row_id: int | None = None
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -148,9 +149,26 @@ class SqliteStore:
                         ("embed_dim", str(dim)),
                     ],
                 )
+                db.execute(
+                    "INSERT OR IGNORE INTO embedding_models (name, revision, dim) VALUES (?, ?, ?)",
+                    (model_id, revision, dim),
+                )
             return
         if current[:2] != (model_id, revision):
             raise EmbeddingModelMismatch(f"{current[0]}@{current[1]}", f"{model_id}@{revision}")
+
+    def _model_row(self, db: sqlite3.Connection) -> int:
+        """The `embedding_models` row of the bound model, recorded with every vector."""
+        if self._model_row_id is None:
+            row = db.execute(
+                "SELECT e.id FROM embedding_models e JOIN meta m ON m.key = 'embed_model'"
+                " JOIN meta r ON r.key = 'embed_revision'"
+                " WHERE e.name = m.value AND e.revision = r.value"
+            ).fetchone()
+            if row is None:
+                raise StoreError("no embedding model is bound; call bind_embedding_model() first")
+            self._model_row_id = int(row[0])
+        return self._model_row_id
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -196,6 +214,7 @@ class SqliteStore:
         with self._write() as db:
             self._delete_rows(db, document.collection, [document.doc_id])
             acl_id = self._acl_id(db, document.acl)
+            model_row = self._model_row(db)
             cur = db.execute(
                 "INSERT INTO documents (collection, doc_id, tenant, acl_id, source_root,"
                 " source_uri, title, content_hash, fingerprint, metadata, text, updated_at, run_id)"
@@ -224,8 +243,8 @@ class SqliteStore:
                     (chunk_row, document.title, chunk.heading, chunk.text),
                 )
                 db.execute(
-                    "INSERT INTO vectors (chunk_id, vector) VALUES (?, ?)",
-                    (chunk_row, np.asarray(vector, dtype=np.float32).tobytes()),
+                    "INSERT INTO vectors (chunk_id, vector, model_id) VALUES (?, ?, ?)",
+                    (chunk_row, np.asarray(vector, dtype=np.float32).tobytes(), model_row),
                 )
 
     def _delete_rows(self, db: sqlite3.Connection, collection: str, doc_ids: Sequence[str]) -> int:
@@ -467,6 +486,14 @@ class SqliteStore:
             "last_run": run,
         }
 
+    def vector_models(self) -> dict[tuple[str, str], int]:
+        """How many vectors each (model id, revision) produced."""
+        rows = self._db.execute(
+            "SELECT e.name, e.revision, count(*) FROM vectors v"
+            " JOIN embedding_models e ON e.id = v.model_id GROUP BY e.id"
+        )
+        return {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
+
     def consistency_problems(self) -> list[str]:
         """Violations of the store's invariants; empty when the index is consistent."""
         checks = {
@@ -480,6 +507,10 @@ class SqliteStore:
             " WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.document_id = d.id)",
             "chunks whose ACL differs from their document's": "SELECT count(*) FROM chunks c"
             " JOIN documents d ON d.id = c.document_id WHERE c.acl_id != d.acl_id",
+            "vectors from another model than the index's": "SELECT count(*) FROM vectors v"
+            " WHERE v.model_id NOT IN (SELECT e.id FROM embedding_models e"
+            " JOIN meta m ON m.key = 'embed_model' AND m.value = e.name"
+            " JOIN meta r ON r.key = 'embed_revision' AND r.value = e.revision)",
         }
         problems = []
         with self._lock:

@@ -14,9 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 from grounded.domain import Acl, Chunk, Document, Principal, SearchFilters
 from grounded.embed.hashing import HashEmbedder
+from grounded.errors import EmbeddingModelMismatch
 
 EMBEDDER = HashEmbedder(64)
 
@@ -41,6 +43,9 @@ def make_document(
 
 
 def put(store: Any, doc_id: str, texts: list[str], acl: Acl, **kwargs: Any) -> None:
+    """Upsert a document embedded by the test embedder (bound to the store on first use)."""
+    if store.embedding_model() is None:
+        store.bind_embedding_model(EMBEDDER.model_id, EMBEDDER.revision, EMBEDDER.dim)
     doc, chunks, vectors = make_document(doc_id, texts, acl, **kwargs)
     store.upsert(doc, chunks, vectors, f"fp-{doc_id}-{len(texts)}", source_root="root")
 
@@ -135,6 +140,13 @@ class StoreConformance:
         for q in ['"', "AND", "near(", "col:umn", "*", "'; DROP TABLE chunks; --"]:
             store.keyword_search(q, self.ACME, SearchFilters(), 10)  # must not raise
         assert store.consistency_problems() == []
+
+    def test_every_vector_records_its_model(self, store: Any) -> None:
+        put(store, "d", ["alpha one", "beta two"], Acl.of("acme"))
+        assert store.embedding_model() == (EMBEDDER.model_id, EMBEDDER.revision, EMBEDDER.dim)
+        assert store.vector_models() == {(EMBEDDER.model_id, EMBEDDER.revision): 2}
+        with pytest.raises(EmbeddingModelMismatch):
+            store.bind_embedding_model("other-model", "1", EMBEDDER.dim)
 
     def test_catalog_views(self, store: Any) -> None:
         self._seed(store)
