@@ -35,8 +35,10 @@ class _Section(BaseModel):
 
 class SqliteStoreConfig(_Section):
     kind: Literal["sqlite"] = "sqlite"
-    # Exact vector search is used up to this many chunks per query scope; see docs/benchmarks.md.
     busy_timeout_ms: int = Field(default=30_000, ge=0)
+    # Dense search is exact below this many chunks and HNSW (hnswlib) above it;
+    # the crossover is measured by bench/vector_scaling.py (docs/benchmarks.md).
+    ann_min_chunks: int = Field(default=1_000_000, ge=0)
 
 
 StoreConfig = Annotated[SqliteStoreConfig, Field(discriminator="kind")]

@@ -12,7 +12,9 @@ from grounded.index.sqlite import SqliteStore
 
 
 def open_store(cfg: StoreConfig, data_dir: Path) -> SqliteStore:
-    return SqliteStore(data_dir, busy_timeout_ms=cfg.busy_timeout_ms)
+    return SqliteStore(
+        data_dir, busy_timeout_ms=cfg.busy_timeout_ms, ann_min_chunks=cfg.ann_min_chunks
+    )
 
 
 __all__ = ["SqliteStore", "open_store"]

@@ -35,6 +35,7 @@ from grounded.domain import (
     SearchFilters,
 )
 from grounded.errors import EmbeddingModelMismatch, StoreError
+from grounded.index.ann import AnnIndex
 from grounded.index.fts import build_match_query
 from grounded.index.schema import MIGRATIONS, migrate
 from grounded.index.vectors import VectorMatrix, load_matrix
@@ -42,6 +43,7 @@ from grounded.ports import Vectors
 
 DB_FILE = "index.sqlite"
 SNAPSHOT_FILE = "vectors.snapshot.npz"
+ANN_FILE = "vectors.hnsw"
 
 _ALLOWED = """
 WITH allowed(acl_id) AS (
@@ -75,8 +77,11 @@ def _principal_params(principal: Principal) -> dict[str, Any]:
 class SqliteStore:
     """Implements `DocumentStore`, `SearchIndex` and `Catalog` on one SQLite file."""
 
-    def __init__(self, data_dir: Path, *, busy_timeout_ms: int = 30_000) -> None:
+    def __init__(
+        self, data_dir: Path, *, busy_timeout_ms: int = 30_000, ann_min_chunks: int = 1_000_000
+    ) -> None:
         self.data_dir = data_dir
+        self.ann_min_chunks = ann_min_chunks
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -97,6 +102,7 @@ class SqliteStore:
             raise StoreError(f"cannot open the index in {data_dir}: {exc}") from exc
         self._lock = threading.RLock()
         self._matrix: VectorMatrix | None = None
+        self._ann: AnnIndex | None = None
         self._acl_cache: dict[str, int] = {}
         self._model_row_id: int | None = None
 
@@ -349,7 +355,8 @@ class SqliteStore:
                     [r[0] for r in self._db.execute(sql, params)], dtype=np.int64
                 )
             matrix = self._current_matrix(len(vector))
-        return matrix.search(np.asarray(vector, dtype=np.float32), allowed, k, chunk_filter)
+        query = np.asarray(vector, dtype=np.float32)
+        return matrix.search(query, allowed, k, chunk_filter, ann=self._ann)
 
     def _current_matrix(self, dim: int) -> VectorMatrix:
         generation = self.generation()
@@ -360,7 +367,29 @@ class SqliteStore:
                 self._matrix = load_matrix(self._db, generation, dim, self.data_dir / SNAPSHOT_FILE)
             finally:
                 self._db.execute("COMMIT")
+            self._ann = None
+            if len(self._matrix.chunk_ids) >= self.ann_min_chunks:
+                self._ann = AnnIndex.load(self.data_dir / ANN_FILE, generation, dim)
         return self._matrix
+
+    def refresh_ann(self) -> bool:
+        """Rebuild the HNSW index if the index is large enough to use one; True if built.
+
+        Called by ingestion at the end of a run that changed something. Until it
+        has run, searches are exact (a stale HNSW index is never used).
+        """
+        model = self.embedding_model()
+        if model is None:
+            return False
+        with self._lock:
+            matrix = self._current_matrix(model[2])
+            path = self.data_dir / ANN_FILE
+            if len(matrix.chunk_ids) < self.ann_min_chunks:
+                path.unlink(missing_ok=True)
+                return False
+            self._ann = AnnIndex.build(matrix.matrix, matrix.generation)
+            self._ann.save(path)
+            return True
 
     def fetch(
         self, chunk_ids: Sequence[int], principal: Principal

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from grounded.domain import Hit
+from grounded.index.ann import AnnIndex
 
 IntArray = npt.NDArray[np.int64]
 
@@ -44,13 +45,26 @@ class VectorMatrix:
         allowed_acls: IntArray,
         k: int,
         allowed_chunks: IntArray | None = None,
+        ann: AnnIndex | None = None,
     ) -> list[Hit]:
-        """Top-k by cosine similarity among rows whose ACL (and chunk, if given) is allowed."""
+        """Top-k by cosine similarity among rows whose ACL (and chunk, if given) is allowed.
+
+        With a current `ann` index the search is approximate (HNSW) but still only
+        ever visits allowed rows; otherwise it is exact.
+        """
         if len(self.chunk_ids) == 0 or len(allowed_acls) == 0:
             return []
         mask = np.isin(self.acl_ids, allowed_acls)
         if allowed_chunks is not None:
             mask &= np.isin(self.chunk_ids, allowed_chunks)
+        if ann is not None and ann.generation == self.generation:
+            found = ann.search(query, mask, k)
+            if found is not None:
+                rows, scores = found
+                return [
+                    Hit(chunk_id=int(self.chunk_ids[row]), score=float(score), rank=r)
+                    for r, (row, score) in enumerate(zip(rows, scores, strict=True), start=1)
+                ]
         rows = np.flatnonzero(mask)
         if len(rows) == 0:
             return []
