@@ -21,6 +21,10 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $@
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
@@ -40,8 +44,11 @@ unit: install-test
 # What CI runs (.ci/run calls this).
 test: lint typecheck unit
 
-bench: install
+# The benchmarks (minutes to an hour; see docs/benchmarks.md for each command).
+bench: $(VENV)/.installed-bench
+	$(BIN)/python bench/embedders.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/vector_scaling.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache
