@@ -35,6 +35,7 @@ from grounded.domain import (
     SearchFilters,
 )
 from grounded.errors import EmbeddingModelMismatch, StoreError
+from grounded.index import sqlite_health as health
 from grounded.index.ann import AnnIndex
 from grounded.index.fts import build_match_query
 from grounded.index.schema import MIGRATIONS, migrate
@@ -488,69 +489,16 @@ class SqliteStore:
             return [self._chunk_and_doc(r)[0] for r in rows]
 
     def stats(self) -> dict[str, Any]:
+        """Counts, size on disk, embedding model and the last ingestion run."""
         with self._lock:
-            one = self._db.execute
-            counts = {
-                name: int(one(f"SELECT count(*) FROM {name}").fetchone()[0])
-                for name in ("documents", "chunks", "vectors")
-            }
-            last = one(
-                "SELECT id, started_at, finished_at, status, source, collection, stats, errors"
-                " FROM runs ORDER BY id DESC LIMIT 1"
-            ).fetchone()
-        size = sum(p.stat().st_size for p in self.data_dir.rglob("*") if p.is_file())
-        model = self.embedding_model()
-        run: dict[str, Any] | None = None
-        if last is not None:
-            keys = ("id", "started_at", "finished_at", "status", "source", "collection")
-            run = {k: v for k, v in zip(keys, last[:6], strict=True)}
-            run["stats"], run["errors"] = json.loads(last[6]), json.loads(last[7])
-        return {
-            **counts,
-            "data_dir": str(self.data_dir),
-            "size_bytes": size,
-            "embedding_model": None
-            if model is None
-            else {"id": model[0], "revision": model[1], "dim": model[2]},
-            "last_run": run,
-        }
+            return health.stats(self._db, self.data_dir, self.embedding_model())
 
     def vector_models(self) -> dict[tuple[str, str], int]:
         """How many vectors each (model id, revision) produced."""
-        rows = self._db.execute(
-            "SELECT e.name, e.revision, count(*) FROM vectors v"
-            " JOIN embedding_models e ON e.id = v.model_id GROUP BY e.id"
-        )
-        return {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
+        with self._lock:
+            return health.vector_models(self._db)
 
     def consistency_problems(self) -> list[str]:
         """Violations of the store's invariants; empty when the index is consistent."""
-        checks = {
-            "chunks without a document": "SELECT count(*) FROM chunks c"
-            " LEFT JOIN documents d ON d.id = c.document_id WHERE d.id IS NULL",
-            "vectors without a chunk": "SELECT count(*) FROM vectors v"
-            " LEFT JOIN chunks c ON c.id = v.chunk_id WHERE c.id IS NULL",
-            "chunks without a vector": "SELECT count(*) FROM chunks c"
-            " LEFT JOIN vectors v ON v.chunk_id = c.id WHERE v.chunk_id IS NULL",
-            "documents without chunks": "SELECT count(*) FROM documents d"
-            " WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.document_id = d.id)",
-            "chunks whose ACL differs from their document's": "SELECT count(*) FROM chunks c"
-            " JOIN documents d ON d.id = c.document_id WHERE c.acl_id != d.acl_id",
-            "vectors from another model than the index's": "SELECT count(*) FROM vectors v"
-            " WHERE v.model_id NOT IN (SELECT e.id FROM embedding_models e"
-            " JOIN meta m ON m.key = 'embed_model' AND m.value = e.name"
-            " JOIN meta r ON r.key = 'embed_revision' AND r.value = e.revision)",
-        }
-        problems = []
         with self._lock:
-            for name, sql in checks.items():
-                n = int(self._db.execute(sql).fetchone()[0])
-                if n:
-                    problems.append(f"{n} {name}")
-            try:
-                self._db.execute(
-                    "INSERT INTO chunks_fts (chunks_fts, rank) VALUES ('integrity-check', 1)"
-                )
-            except sqlite3.DatabaseError as exc:
-                problems.append(f"full-text index out of step with chunks: {exc}")
-        return problems
+            return health.consistency_problems(self._db)
