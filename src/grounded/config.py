@@ -165,7 +165,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"config file {path} is not valid YAML: {yaml_problem(exc)}") from exc
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -173,6 +173,14 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             f"config file {path} must be a mapping of settings, not {type(raw).__name__}"
         )
     return {str(k): v for k, v in raw.items()}
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A one-line description of a YAML error, with its position when known."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"{exc.problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(exc).split())
 
 
 def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

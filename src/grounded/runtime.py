@@ -11,7 +11,9 @@ from functools import cached_property
 
 from grounded.config import Settings
 from grounded.embed import build_embedder, embedder_identity
+from grounded.errors import InvalidRequest
 from grounded.index import SqliteStore, open_store
+from grounded.index.sqlite import DB_FILE
 from grounded.ingest.chunking import StructureChunker
 from grounded.ingest.pipeline import Ingestor, Progress
 from grounded.ports import Chunker, Embedder, Reranker, TokenCounter
@@ -31,6 +33,15 @@ class Runtime:
     @cached_property
     def store(self) -> SqliteStore:
         return open_store(self.settings.store, self.settings.data_dir)
+
+    def existing_store(self) -> SqliteStore:
+        """The store, for commands that only read: refuses to create an empty index."""
+        if "store" not in self.__dict__ and not (self.settings.data_dir / DB_FILE).exists():
+            raise InvalidRequest(
+                f"no index in {self.settings.data_dir}; run `grounded ingest PATH` first, "
+                "or point --data-dir / GROUNDED_DATA_DIR at an existing one"
+            )
+        return self.store
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -68,7 +79,7 @@ class Runtime:
     @cached_property
     def retriever(self) -> HybridRetriever:
         return HybridRetriever(
-            self.store, lambda: self.embedder, self.settings.retrieval, self.reranker
+            self.existing_store(), lambda: self.embedder, self.settings.retrieval, self.reranker
         )
 
     def close(self) -> None:

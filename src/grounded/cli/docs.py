@@ -52,7 +52,12 @@ def list_documents(
     as_json: JsonOpt = False,
 ) -> None:
     """List documents (all of them, or those a principal may read)."""
-    docs = state(ctx).runtime().store.list_documents(_principal(tenant, user, groups), collection)
+    docs = (
+        state(ctx)
+        .runtime()
+        .existing_store()
+        .list_documents(_principal(tenant, user, groups), collection)
+    )
     if as_json:
         print_json([doc_json(d) for d in docs])
         return
@@ -74,7 +79,7 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one document, its ACL and (with --chunks) its chunks."""
-    store = state(ctx).runtime().store
+    store = state(ctx).runtime().existing_store()
     doc = store.get_document(doc_id, _principal(tenant, user, groups), collection)
     if doc is None:
         raise InvalidRequest(f"no document {doc_id!r}; `grounded docs list` shows the ids")
@@ -103,7 +108,7 @@ def delete(
     collection: CollectionOpt = None,
 ) -> None:
     """Delete a document with its chunks and vectors."""
-    store = state(ctx).runtime().store
+    store = state(ctx).runtime().existing_store()
     doc = store.get_document(doc_id, None, collection)
     if doc is None:
         raise InvalidRequest(f"no document {doc_id!r}; `grounded docs list` shows the ids")

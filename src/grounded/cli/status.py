@@ -14,7 +14,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Documents, chunks, vectors, size on disk, embedding model, last run and its errors."""
-    info = state(ctx).runtime().store.stats()
+    info = state(ctx).runtime().existing_store().stats()
     if as_json:
         print_json(info)
         return

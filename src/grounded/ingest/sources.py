@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import yaml
 
+from grounded.config import yaml_problem
 from grounded.domain import AclOverride, BlockKind, ParsedDocument
 from grounded.errors import InvalidRequest, LoaderError
 from grounded.ingest.loaders import loader_for_path
@@ -93,7 +94,7 @@ def _read_sidecar(path: Path) -> tuple[bytes, AclOverride]:
     try:
         values = yaml.safe_load(raw) or {}
     except yaml.YAMLError as exc:
-        raise LoaderError(str(sidecar), f"invalid YAML: {exc}") from exc
+        raise LoaderError(str(sidecar), f"invalid YAML: {yaml_problem(exc)}") from exc
     if not isinstance(values, dict):
         raise LoaderError(str(sidecar), "must be a mapping with allow_users/allow_groups/tenant")
     unknown = set(values) - set(ACL_KEYS)
