@@ -268,12 +268,13 @@ def phase_quality(work: Path, embedder: str, fusion: dict[str, Any]) -> dict[str
     queries, qrels = load_queries("test")
     rt = Runtime(settings_for(work / f"scifact-{embedder}", embedder))
     out: dict[str, Any] = {}
-    configs = {
+    configs: dict[str, tuple[str, dict[str, Any]]] = {
         "bm25": ("bm25", {}),
         "dense": ("dense", {}),
         "hybrid rrf k=60 (untuned)": ("hybrid", {"fusion": "rrf", "rrf_k": 60}),
-        "hybrid (tuned on train)": ("hybrid", fusion),
     }
+    if fusion:  # only when phase tune has chosen settings for this embedder
+        configs["hybrid (tuned on train)"] = ("hybrid", fusion)
     for name, (mode, params) in configs.items():
         retriever = HybridRetriever(rt.store, lambda: rt.embedder, RetrievalConfig(**params))
         out[name] = evaluate(qrels, run_queries(retriever, queries, mode))
@@ -356,7 +357,7 @@ def main() -> None:
     out_path = args.out or ROOT / "bench" / "results" / f"retrieval-{args.embedder}.json"
     results: dict[str, Any] = json.loads(out_path.read_text()) if out_path.exists() else {}
     results["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
-    fusion = results.get("tune", {}).get("chosen", {"fusion": "rrf", "rrf_k": 60})
+    fusion: dict[str, Any] = results.get("tune", {}).get("chosen", {})
     args.work_dir.mkdir(parents=True, exist_ok=True)
     if "ingest" in phases:
         results["ingest"] = phase_ingest(args.work_dir, args.embedder, not args.no_ceiling)
