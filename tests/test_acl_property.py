@@ -64,8 +64,30 @@ queries = st.lists(st.sampled_from([*WORDS, "the", "unknown"]), min_size=1, max_
 def test_no_search_path_leaks(
     docs: list[tuple[Acl, list[list[str]]]], people: list[Principal], qs: list[str]
 ) -> None:
+    _no_leaks(docs, people, qs, ann=False)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    docs=documents,
+    people=st.lists(principals, min_size=1, max_size=4),
+    qs=st.lists(queries, min_size=1, max_size=3),
+)
+def test_no_search_path_leaks_through_the_hnsw_index(
+    docs: list[tuple[Acl, list[list[str]]]], people: list[Principal], qs: list[str]
+) -> None:
+    _no_leaks(docs, people, qs, ann=True)
+
+
+def _no_leaks(
+    docs: list[tuple[Acl, list[list[str]]]], people: list[Principal], qs: list[str], *, ann: bool
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        store = SqliteStore(Path(tmp))
+        store = SqliteStore(Path(tmp), ann_min_chunks=0 if ann else 10**9)
         embedder = HashEmbedder(64)
         store.bind_embedding_model(embedder.model_id, embedder.revision, embedder.dim)
         acl_of: dict[str, Acl] = {}
@@ -73,6 +95,8 @@ def test_no_search_path_leaks(
             doc_id = f"d{i}"
             acl_of[doc_id] = acl
             put(store, doc_id, [" ".join(words) for words in chunks], acl)
+        if ann:
+            assert store.refresh_ann()
         retriever = HybridRetriever(store, lambda: embedder, RetrievalConfig(candidates=50))
         try:
             for principal in people:

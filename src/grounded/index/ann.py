@@ -74,9 +74,12 @@ class AnnIndex:
             return None
         top = min(k, allowed)
         self._index.set_ef(max(EF_SEARCH_MIN, 2 * top))
-        labels, distances = self._index.knn_query(
-            query.reshape(1, -1), k=top, num_threads=1, filter=lambda row: bool(mask[row])
-        )
+        try:
+            labels, distances = self._index.knn_query(
+                query.reshape(1, -1), k=top, num_threads=1, filter=lambda row: bool(mask[row])
+            )
+        except RuntimeError:
+            return None  # the walk found fewer than `top` allowed rows: go exact
         return labels[0].astype(np.int64), (1.0 - distances[0]).astype(np.float32)
 
 
