@@ -30,7 +30,7 @@ def _ids(hits: list) -> list[int]:
 def test_hnsw_results_match_exact_search(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path, ann_min_chunks=100)
     _corpus(store)
-    assert store.refresh_ann() and (tmp_path / ANN_FILE).exists()
+    assert store.refresh_derived()["hnsw"] and (tmp_path / ANN_FILE).exists()
     exact = SqliteStore(tmp_path, ann_min_chunks=10**9)
     overlap = []
     for words in (["robot", "vpn"], ["salary"], ["incident", "laptop", "printer"]):
@@ -47,7 +47,7 @@ def test_hnsw_results_match_exact_search(tmp_path: Path) -> None:
 def test_hnsw_never_returns_rows_the_principal_cannot_read(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path, ann_min_chunks=100)
     _corpus(store)
-    store.refresh_ann()
+    store.refresh_derived()
     q = EMBEDDER.embed(["salary robot"], kind="query")[0]
     hits = store.vector_search(q, ACME, SearchFilters(), 400)
     docs = store.fetch(_ids(hits), Principal.of("acme", groups=["hr"]))
@@ -58,7 +58,7 @@ def test_hnsw_never_returns_rows_the_principal_cannot_read(tmp_path: Path) -> No
 def test_a_stale_hnsw_index_is_not_used(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path, ann_min_chunks=100)
     _corpus(store)
-    store.refresh_ann()
+    store.refresh_derived()
     put(store, "new", ["zebra giraffe"], Acl.of("acme"))  # no refresh: the HNSW index is stale
     q = EMBEDDER.embed(["zebra giraffe"], kind="query")[0]
     [best] = store.vector_search(q, ACME, SearchFilters(), 1)
@@ -69,5 +69,5 @@ def test_a_stale_hnsw_index_is_not_used(tmp_path: Path) -> None:
 def test_small_indexes_stay_exact(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path, ann_min_chunks=10_000)
     _corpus(store, 50)
-    assert not store.refresh_ann()
+    assert not store.refresh_derived()["hnsw"]
     assert not (tmp_path / ANN_FILE).exists()

@@ -37,8 +37,11 @@ class SqliteStoreConfig(_Section):
     kind: Literal["sqlite"] = "sqlite"
     busy_timeout_ms: int = Field(default=30_000, ge=0)
     # Dense search is exact below this many chunks and HNSW (hnswlib) above it;
-    # the crossover is measured by bench/vector_scaling.py (docs/benchmarks.md).
-    ann_min_chunks: int = Field(default=1_000_000, ge=0)
+    # exact passes 50 ms p95 between 200k and 500k (bench/vector_scaling.py).
+    ann_min_chunks: int = Field(default=250_000, ge=0)
+    # Keyword search is ranked by FTS5 below this many chunks and by the in-memory
+    # BM25 index above it (FTS5 scores every matching row; see docs/benchmarks.md).
+    bm25_min_chunks: int = Field(default=50_000, ge=0)
 
 
 StoreConfig = Annotated[SqliteStoreConfig, Field(discriminator="kind")]

@@ -13,7 +13,10 @@ from grounded.index.sqlite import SqliteStore
 
 def open_store(cfg: StoreConfig, data_dir: Path) -> SqliteStore:
     return SqliteStore(
-        data_dir, busy_timeout_ms=cfg.busy_timeout_ms, ann_min_chunks=cfg.ann_min_chunks
+        data_dir,
+        busy_timeout_ms=cfg.busy_timeout_ms,
+        ann_min_chunks=cfg.ann_min_chunks,
+        bm25_min_chunks=cfg.bm25_min_chunks,
     )
 
 

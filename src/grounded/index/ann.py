@@ -9,9 +9,9 @@ or missing index means exact search, never a wrong answer.
 The ACL is still applied inside the search: hnswlib calls our filter for
 every candidate it considers, and the filter admits only rows whose ACL the
 principal may read (other rows may be walked through to navigate the graph,
-but are never candidates, so never returned, scored or counted). When the allowed rows are a small share of the index, a
-filtered graph walk degrades, so those searches go exact over just the allowed
-rows (cheap, since they are few).
+but are never candidates, so never returned, scored or counted). When the
+allowed rows are a small share of the index, a filtered graph walk degrades,
+so those searches go exact over just the allowed rows (cheap: they are few).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from grounded.domain import (
     HEADING_SEPARATOR,
@@ -37,6 +38,7 @@ from grounded.domain import (
 from grounded.errors import EmbeddingModelMismatch, StoreError
 from grounded.index import sqlite_health as health
 from grounded.index.ann import AnnIndex
+from grounded.index.bm25 import Bm25Index
 from grounded.index.fts import build_match_query
 from grounded.index.schema import MIGRATIONS, migrate
 from grounded.index.vectors import VectorMatrix, load_matrix
@@ -45,6 +47,7 @@ from grounded.ports import Vectors
 DB_FILE = "index.sqlite"
 SNAPSHOT_FILE = "vectors.snapshot.npz"
 ANN_FILE = "vectors.hnsw"
+BM25_FILE = "bm25.snapshot.npz"
 
 _ALLOWED = """
 WITH allowed(acl_id) AS (
@@ -79,10 +82,16 @@ class SqliteStore:
     """Implements `DocumentStore`, `SearchIndex` and `Catalog` on one SQLite file."""
 
     def __init__(
-        self, data_dir: Path, *, busy_timeout_ms: int = 30_000, ann_min_chunks: int = 1_000_000
+        self,
+        data_dir: Path,
+        *,
+        busy_timeout_ms: int = 30_000,
+        ann_min_chunks: int = 250_000,
+        bm25_min_chunks: int = 50_000,
     ) -> None:
         self.data_dir = data_dir
         self.ann_min_chunks = ann_min_chunks
+        self.bm25_min_chunks = bm25_min_chunks
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -104,6 +113,8 @@ class SqliteStore:
         self._lock = threading.RLock()
         self._matrix: VectorMatrix | None = None
         self._ann: AnnIndex | None = None
+        self._bm25: Bm25Index | None = None
+        self._bm25_generation = -1
         self._acl_cache: dict[str, int] = {}
         self._model_row_id: int | None = None
 
@@ -324,6 +335,17 @@ class SqliteStore:
     def keyword_search(
         self, query: str, principal: Principal, filters: SearchFilters, k: int
     ) -> list[Hit]:
+        with self._lock:
+            fast = self._current_bm25()
+            if fast is not None:
+                allowed, chunk_filter = self._allowed_arrays(principal, filters)
+                return fast.search(query, allowed, k, chunk_filter)
+        return self._sql_keyword_search(query, principal, filters, k)
+
+    def _sql_keyword_search(
+        self, query: str, principal: Principal, filters: SearchFilters, k: int
+    ) -> list[Hit]:
+        """BM25 ranked by FTS5, with the ACL CTE inside the ranking query."""
         match = build_match_query(query)
         if not match:
             return []
@@ -339,25 +361,36 @@ class SqliteStore:
             rows = self._db.execute(sql, params).fetchall()
         return [Hit(int(r[0]), -float(r[1]), rank) for rank, r in enumerate(rows, start=1)]
 
+    def _allowed_arrays(
+        self, principal: Principal, filters: SearchFilters
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64] | None]:
+        """The principal's readable ACL ids (the `_ALLOWED` CTE) and the filtered chunk ids."""
+        params = _principal_params(principal)
+        allowed = np.array(
+            [r[0] for r in self._db.execute(_ALLOWED + "SELECT acl_id FROM allowed", params)],
+            dtype=np.int64,
+        )
+        extra = self._filter_sql(filters, params)
+        if not extra:
+            return allowed, None
+        sql = "SELECT c.id FROM chunks c WHERE 1" + extra
+        return allowed, np.array([r[0] for r in self._db.execute(sql, params)], dtype=np.int64)
+
     def vector_search(
         self, vector: Vectors, principal: Principal, filters: SearchFilters, k: int
     ) -> list[Hit]:
-        params = _principal_params(principal)
         with self._lock:
-            allowed = np.array(
-                [r[0] for r in self._db.execute(_ALLOWED + "SELECT acl_id FROM allowed", params)],
-                dtype=np.int64,
-            )
-            chunk_filter = None
-            extra = self._filter_sql(filters, params)
-            if extra:
-                sql = "SELECT c.id FROM chunks c WHERE 1" + extra
-                chunk_filter = np.array(
-                    [r[0] for r in self._db.execute(sql, params)], dtype=np.int64
-                )
+            allowed, chunk_filter = self._allowed_arrays(principal, filters)
             matrix = self._current_matrix(len(vector))
         query = np.asarray(vector, dtype=np.float32)
         return matrix.search(query, allowed, k, chunk_filter, ann=self._ann)
+
+    def _current_bm25(self) -> Bm25Index | None:
+        generation = self.generation()
+        if self._bm25_generation != generation:
+            self._bm25_generation = generation
+            self._bm25 = Bm25Index.load(self.data_dir / BM25_FILE, generation)
+        return self._bm25
 
     def _current_matrix(self, dim: int) -> VectorMatrix:
         generation = self.generation()
@@ -373,24 +406,45 @@ class SqliteStore:
                 self._ann = AnnIndex.load(self.data_dir / ANN_FILE, generation, dim)
         return self._matrix
 
-    def refresh_ann(self) -> bool:
-        """Rebuild the HNSW index if the index is large enough to use one; True if built.
+    def refresh_derived(self) -> dict[str, bool]:
+        """Rebuild the HNSW and BM25 accelerators where the index is large enough for them.
 
-        Called by ingestion at the end of a run that changed something. Until it
-        has run, searches are exact (a stale HNSW index is never used).
+        Called by ingestion at the end of a run that changed something. Until then,
+        searches use exact vectors and FTS5 (a stale accelerator is never used).
         """
-        model = self.embedding_model()
-        if model is None:
-            return False
         with self._lock:
-            matrix = self._current_matrix(model[2])
-            path = self.data_dir / ANN_FILE
-            if len(matrix.chunk_ids) < self.ann_min_chunks:
+            built = {"hnsw": self._refresh_ann(), "bm25": self._refresh_bm25()}
+        return built
+
+    def _refresh_ann(self) -> bool:
+        model = self.embedding_model()
+        path = self.data_dir / ANN_FILE
+        matrix = self._current_matrix(model[2]) if model else None
+        if matrix is None or len(matrix.chunk_ids) < self.ann_min_chunks:
+            path.unlink(missing_ok=True)
+            return False
+        self._ann = AnnIndex.build(matrix.matrix, matrix.generation)
+        self._ann.save(path)
+        return True
+
+    def _refresh_bm25(self) -> bool:
+        path = self.data_dir / BM25_FILE
+        self._db.execute("BEGIN")  # one consistent view of the chunks
+        try:
+            generation = self.generation()
+            count = int(self._db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+            if count < self.bm25_min_chunks:
                 path.unlink(missing_ok=True)
                 return False
-            self._ann = AnnIndex.build(matrix.matrix, matrix.generation)
-            self._ann.save(path)
-            return True
+            rows = self._db.execute(
+                "SELECT id, acl_id, title || ' ' || heading || ' ' || text FROM chunks ORDER BY id"
+            )
+            index = Bm25Index.build(generation, ((r[0], r[1], r[2]) for r in rows))
+        finally:
+            self._db.execute("COMMIT")
+        index.save(path)
+        self._bm25, self._bm25_generation = index, generation
+        return True
 
     def fetch(
         self, chunk_ids: Sequence[int], principal: Principal

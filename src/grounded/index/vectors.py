@@ -68,8 +68,9 @@ class VectorMatrix:
         rows = np.flatnonzero(mask)
         if len(rows) == 0:
             return []
-        # Below half the index, gathering rows first is cheaper than scoring all.
-        if len(rows) * 2 < len(self.chunk_ids):
+        # Gathering rows copies them, which costs more than scoring every row unless
+        # few are visible (measured: at 200k rows, a 48% gather took 5x the full product).
+        if len(rows) * 10 < len(self.chunk_ids):
             scores = self.matrix[rows] @ query
         else:
             scores = (self.matrix @ query)[rows]

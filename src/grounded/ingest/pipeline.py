@@ -143,7 +143,7 @@ class Ingestor:
         stale = self.store.stale_documents(collection, source.source_root, seen)
         report.deleted = self.store.delete(collection, stale) if stale else 0
         if report.added or report.updated or report.deleted:
-            self.store.refresh_ann()
+            self.store.refresh_derived()
         report.skipped = [asdict(s) for s in source.skipped]
         report.seconds = round(time.perf_counter() - started, 3)
         status = "completed" if not report.errors else "completed_with_errors"
