@@ -51,9 +51,12 @@ EMBEDDERS = {
 }
 
 
-def settings_for(data_dir: Path, embedder: str, **retrieval: Any) -> Settings:
+def settings_for(
+    data_dir: Path, embedder: str, bm25_min_chunks: int | None = None, **retrieval: Any
+) -> Settings:
+    store = None if bm25_min_chunks is None else {"bm25_min_chunks": bm25_min_chunks}
     return load_settings(
-        data_dir=data_dir, embedder=EMBEDDERS[embedder], retrieval=retrieval or None
+        data_dir=data_dir, embedder=EMBEDDERS[embedder], retrieval=retrieval or None, store=store
     )
 
 
@@ -278,6 +281,14 @@ def phase_quality(work: Path, embedder: str, fusion: dict[str, Any]) -> dict[str
     for name, (mode, params) in configs.items():
         retriever = HybridRetriever(rt.store, lambda: rt.embedder, RetrievalConfig(**params))
         out[name] = evaluate(qrels, run_queries(retriever, queries, mode))
+    # The same index with keyword search ranked by the in-memory BM25 index, which
+    # large indexes use (store.bm25_min_chunks) instead of FTS5.
+    fast = Runtime(settings_for(work / f"scifact-{embedder}", embedder, bm25_min_chunks=0))
+    fast.store.refresh_derived()
+    for name, mode in (("bm25, in-memory index", "bm25"), ("hybrid, in-memory bm25", "hybrid")):
+        retriever = HybridRetriever(fast.store, lambda: rt.embedder, RetrievalConfig(**fusion))
+        out[name] = evaluate(qrels, run_queries(retriever, queries, mode))
+    fast.close()
     rt.close()
     table(
         f"SciFact test, 300 queries ({embedder})",
@@ -328,6 +339,11 @@ def phase_synthetic(work: Path, embedder: str, fusion: dict[str, Any], size: int
     source = Runtime(settings_for(work / f"scifact-{embedder}", embedder))
     build_info = build_synthetic_index(source.store, data_dir, size)
     source.close()
+    started = time.perf_counter()
+    rt = Runtime(settings_for(data_dir, embedder, **fusion))
+    build_info["accelerators_built"] = rt.store.refresh_derived()  # what ingestion does
+    build_info["accelerators_seconds"] = round(time.perf_counter() - started, 1)
+    rt.close()
     queries, _ = load_queries("test")
     rt = Runtime(settings_for(data_dir, embedder, **fusion))
     rows, out = [], {"build": build_info}

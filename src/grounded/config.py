@@ -215,11 +215,26 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     path = config or (Path(DEFAULT_CONFIG_FILE) if Path(DEFAULT_CONFIG_FILE).exists() else None)
     merged = _merge(_read_yaml(path) if path else {}, _env_values())
     merged = _merge(merged, {k: v for k, v in overrides.items() if v is not None})
+    _default_kinds(merged)
     try:
         return Settings(**merged)
     except ValidationError as exc:
         origin = f"{path} and GROUNDED_* environment" if path else "GROUNDED_* environment"
         raise ConfigError(_describe(exc, origin)) from exc
+
+
+def _default_kinds(values: dict[str, Any]) -> None:
+    """`store: {busy_timeout_ms: 1}` means the default backend: fill in its `kind`."""
+    for section, kind in (("store", "sqlite"), ("embedder", "onnx")):
+        if isinstance(values.get(section), dict):
+            values[section].setdefault("kind", kind)
+    reranker = (
+        values.get("retrieval", {}).get("reranker")
+        if isinstance(values.get("retrieval"), dict)
+        else None
+    )
+    if isinstance(reranker, dict):
+        reranker.setdefault("kind", "none")
 
 
 def _env_values() -> dict[str, Any]:

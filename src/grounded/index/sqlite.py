@@ -390,6 +390,8 @@ class SqliteStore:
         if self._bm25_generation != generation:
             self._bm25_generation = generation
             self._bm25 = Bm25Index.load(self.data_dir / BM25_FILE, generation)
+        if self._bm25 is not None and len(self._bm25.chunk_ids) < self.bm25_min_chunks:
+            return None  # built under a lower threshold; this store ranks with FTS5
         return self._bm25
 
     def _current_matrix(self, dim: int) -> VectorMatrix:
