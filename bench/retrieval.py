@@ -274,7 +274,10 @@ def phase_quality(work: Path, embedder: str, fusion: dict[str, Any]) -> dict[str
     configs: dict[str, tuple[str, dict[str, Any]]] = {
         "bm25": ("bm25", {}),
         "dense": ("dense", {}),
-        "hybrid rrf k=60 (untuned)": ("hybrid", {"fusion": "rrf", "rrf_k": 60}),
+        "hybrid rrf k=60 (untuned)": (
+            "hybrid",
+            {"fusion": "rrf", "rrf_k": 60, "bm25_weight": 1.0, "dense_weight": 1.0},
+        ),
     }
     if fusion:  # only when phase tune has chosen settings for this embedder
         configs["hybrid (tuned on train)"] = ("hybrid", fusion)
@@ -285,7 +288,8 @@ def phase_quality(work: Path, embedder: str, fusion: dict[str, Any]) -> dict[str
     # large indexes use (store.bm25_min_chunks) instead of FTS5.
     fast = Runtime(settings_for(work / f"scifact-{embedder}", embedder, bm25_min_chunks=0))
     fast.store.refresh_derived()
-    for name, mode in (("bm25, in-memory index", "bm25"), ("hybrid, in-memory bm25", "hybrid")):
+    hybrid_name = "hybrid, in-memory bm25" + (" (tuned)" if fusion else " (default fusion)")
+    for name, mode in (("bm25, in-memory index", "bm25"), (hybrid_name, "hybrid")):
         retriever = HybridRetriever(fast.store, lambda: rt.embedder, RetrievalConfig(**fusion))
         out[name] = evaluate(qrels, run_queries(retriever, queries, mode))
     fast.close()
