@@ -51,32 +51,24 @@ queries = st.lists(st.sampled_from([*WORDS, "the", "unknown"]), min_size=1, max_
 )
 
 
-@settings(
-    max_examples=120,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-@given(
+scenarios = given(
     docs=documents,
     people=st.lists(principals, min_size=1, max_size=4),
     qs=st.lists(queries, min_size=1, max_size=3),
 )
+slow_ok = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=slow_ok)
+@scenarios
 def test_no_search_path_leaks(
     docs: list[tuple[Acl, list[list[str]]]], people: list[Principal], qs: list[str]
 ) -> None:
     _no_leaks(docs, people, qs, accelerated=False)
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-@given(
-    docs=documents,
-    people=st.lists(principals, min_size=1, max_size=4),
-    qs=st.lists(queries, min_size=1, max_size=3),
-)
+@settings(max_examples=40, deadline=None, suppress_health_check=slow_ok)
+@scenarios
 def test_no_search_path_leaks_through_the_accelerated_indexes(
     docs: list[tuple[Acl, list[list[str]]]], people: list[Principal], qs: list[str]
 ) -> None:

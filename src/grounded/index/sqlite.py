@@ -421,10 +421,11 @@ class SqliteStore:
     def _refresh_ann(self) -> bool:
         model = self.embedding_model()
         path = self.data_dir / ANN_FILE
-        matrix = self._current_matrix(model[2]) if model else None
-        if matrix is None or len(matrix.chunk_ids) < self.ann_min_chunks:
+        count = int(self._db.execute("SELECT count(*) FROM vectors").fetchone()[0])
+        if model is None or count < self.ann_min_chunks:  # count first: loading costs O(n)
             path.unlink(missing_ok=True)
             return False
+        matrix = self._current_matrix(model[2])
         self._ann = AnnIndex.build(matrix.matrix, matrix.generation)
         self._ann.save(path)
         return True
