@@ -43,13 +43,13 @@ def main(
         Path | None,
         typer.Option(
             "--data-dir",
-            help="Where all state lives [env: GROUNDED_DATA_DIR; default: ./.grounded].",
+            help="Where all state lives (env GROUNDED_DATA_DIR; default ./.grounded).",
             show_default=False,
         ),
     ] = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="Settings file [default: ./grounded.yaml if present]."),
+        typer.Option("--config", help="Settings file (default ./grounded.yaml if present)."),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
