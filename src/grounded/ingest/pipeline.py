@@ -118,6 +118,21 @@ class Ingestor:
     def run(self, source: Source, *, collection: str, acl: Acl) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport(run_id=self.store.begin_run(source.source_root, collection))
+        try:
+            self._sync(source, collection, acl, report)
+        except BaseException as exc:
+            # Documents written so far stay (each is whole); the run records why it stopped.
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            report.errors.append({"source": source.source_root, "reason": f"run {status}: {exc}"})
+            self.store.finish_run(report.run_id, status, _summary(report), report.errors)
+            raise
+        report.skipped = [asdict(s) for s in source.skipped]
+        report.seconds = round(time.perf_counter() - started, 3)
+        status = "completed" if not report.errors else "completed_with_errors"
+        self.store.finish_run(report.run_id, status, _summary(report), report.errors)
+        return report
+
+    def _sync(self, source: Source, collection: str, acl: Acl, report: IngestReport) -> None:
         known = self.store.fingerprints(collection)
         seen: set[str] = set()
         pending: list[_Pending] = []
@@ -144,11 +159,6 @@ class Ingestor:
         report.deleted = self.store.delete(collection, stale) if stale else 0
         if report.added or report.updated or report.deleted:
             self.store.refresh_derived()
-        report.skipped = [asdict(s) for s in source.skipped]
-        report.seconds = round(time.perf_counter() - started, 3)
-        status = "completed" if not report.errors else "completed_with_errors"
-        self.store.finish_run(report.run_id, status, _summary(report), report.errors)
-        return report
 
     def _fingerprint(self, item: SourceItem, acl: Acl) -> str:
         raw = json.dumps([item.fingerprint, item.source_uri, acl.key(), self._settings_key])
