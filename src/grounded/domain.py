@@ -19,6 +19,13 @@ def _clean(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({v.strip() for v in values if v and v.strip()}))
 
 
+def context_path(title: str, heading_path: tuple[str, ...]) -> tuple[str, ...]:
+    """Title then headings, without repeating a title that is also the top heading."""
+    if heading_path and heading_path[0].casefold() == title.casefold():
+        return heading_path
+    return (title, *heading_path) if title else heading_path
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is asking: a tenant, optionally a user, and the user's groups."""

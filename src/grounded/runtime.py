@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import json
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from grounded.config import Settings
 from grounded.embed import build_embedder, embedder_identity
 from grounded.errors import InvalidRequest
 from grounded.index import SqliteStore, open_store
 from grounded.index.sqlite import DB_FILE
-from grounded.ingest.chunking import StructureChunker
-from grounded.ingest.pipeline import Ingestor, Progress
 from grounded.ports import Chunker, Embedder, Reranker, TokenCounter
 from grounded.retrieval.hybrid import HybridRetriever
 from grounded.retrieval.rerank import build_reranker
+
+if TYPE_CHECKING:  # the ingestion stack (pypdf, python-docx, bs4) loads only to ingest
+    from grounded.ingest.pipeline import Ingestor, Progress
 
 EMBED_CACHE = "cache/embeddings.sqlite"
 # Bump when chunking or the text given to the embedder changes, so that existing
@@ -48,6 +50,8 @@ class Runtime:
         return build_embedder(self.settings.embedder, self.settings.data_dir / EMBED_CACHE)
 
     def chunker(self, count_tokens: TokenCounter) -> Chunker:
+        from grounded.ingest.chunking import StructureChunker
+
         cfg = self.settings.chunking
         return StructureChunker(cfg.max_tokens, cfg.overlap_tokens, count_tokens)
 
@@ -64,6 +68,8 @@ class Runtime:
         )
 
     def ingestor(self, progress: Progress | None = None) -> Ingestor:
+        from grounded.ingest.pipeline import Ingestor
+
         return Ingestor(
             self.store,
             lambda: self.embedder,

@@ -12,7 +12,6 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from grounded.cli.context import print_json, split_list, state
 from grounded.domain import Acl
 from grounded.errors import InvalidRequest
-from grounded.ingest.sources import open_source
 
 _COLLECTION_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
@@ -81,6 +80,8 @@ def ingest(
         tenant or settings.ingest.tenant, split_list(allow_users), split_list(allow_groups)
     )
     source_fmt: Literal["auto", "files", "jsonl", "beir"] = fmt  # type: ignore[assignment]
+    from grounded.ingest.sources import open_source  # heavy: only `ingest` pays for it
+
     source = open_source(
         path, source_fmt, max_file_bytes=int(settings.ingest.max_file_mb * 1_000_000)
     )

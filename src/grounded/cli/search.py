@@ -11,9 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 from grounded.cli.context import principal_from, print_json, split_list, state
-from grounded.domain import HEADING_SEPARATOR, Principal, SearchFilters, SearchResult
+from grounded.domain import (
+    HEADING_SEPARATOR,
+    Principal,
+    SearchFilters,
+    SearchResult,
+    context_path,
+)
 from grounded.errors import InvalidRequest
-from grounded.ingest.pipeline import context_path
 from grounded.retrieval.hybrid import HybridRetriever
 
 

@@ -20,7 +20,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
-from grounded.domain import HEADING_SEPARATOR, Acl, Chunk, Document, ParsedDocument
+from grounded.domain import (
+    HEADING_SEPARATOR,
+    Acl,
+    Chunk,
+    Document,
+    ParsedDocument,
+    context_path,
+)
 from grounded.errors import LoaderError
 from grounded.index.sqlite import SqliteStore
 from grounded.ingest.sources import FailedItem, Loaded, Source, SourceItem
@@ -65,13 +72,6 @@ class IngestReport:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-def context_path(title: str, heading_path: tuple[str, ...]) -> tuple[str, ...]:
-    """Title then headings, without repeating a title that is also the top heading."""
-    if heading_path and heading_path[0].casefold() == title.casefold():
-        return heading_path
-    return (title, *heading_path) if title else heading_path
 
 
 def embed_text(title: str, chunk: Chunk) -> str:
