@@ -86,12 +86,7 @@ def run_queries(
 ) -> dict[str, dict[str, float]]:
     run: dict[str, dict[str, float]] = {}
     for qid, text in queries.items():
-        results = retriever.search(text, PRINCIPAL, k=k * 3, mode=mode).results
-        docs: dict[str, float] = {}
-        for r in results:
-            docs.setdefault(r.document.doc_id, r.score)
-            if len(docs) == k:
-                break
+        docs = dict(retriever.best_per_document(text, PRINCIPAL, k=k, mode=mode))
         run[qid] = by_rank(docs)
     return run
 

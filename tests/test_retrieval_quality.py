@@ -89,10 +89,7 @@ def _ndcg(rt: Runtime, queries: dict, qrels: dict, mode: str) -> float:
     """Mean nDCG@10 over the queries (binary relevance, documents ranked by best chunk)."""
     total = 0.0
     for qid, text in queries.items():
-        ranked: list[str] = []
-        for r in rt.retriever.search(text, PRINCIPAL, k=30, mode=mode).results:
-            if r.document.doc_id not in ranked:
-                ranked.append(r.document.doc_id)
+        ranked = [d for d, _ in rt.retriever.best_per_document(text, PRINCIPAL, k=10, mode=mode)]
         rels = qrels[qid]
         dcg = sum(rels.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
         ideal = sum(1 / math.log2(i + 2) for i in range(min(len(rels), 10)))

@@ -169,24 +169,7 @@ def write_trec_run(
     items = read_queries(queries)
     with out.open("w", encoding="utf-8") as fh:
         for qid, text in items:
-            for rank, (doc_id, score) in enumerate(
-                best_per_document(retriever, text, principal, filters, k, mode), start=1
-            ):
+            ranked = retriever.best_per_document(text, principal, k=k, filters=filters, mode=mode)
+            for rank, (doc_id, score) in enumerate(ranked, start=1):
                 fh.write(f"{qid} Q0 {doc_id} {rank} {score:.6f} {tag}\n")
     return len(items)
-
-
-def best_per_document(
-    retriever: HybridRetriever,
-    query: str,
-    principal: Principal,
-    filters: SearchFilters,
-    k: int,
-    mode: str,
-) -> list[tuple[str, float]]:
-    # Ask for more chunks than documents: several chunks may belong to one document.
-    results = retriever.search(query, principal, k=k * 3, filters=filters, mode=mode).results
-    best: dict[str, float] = {}
-    for r in results:
-        best.setdefault(r.document.doc_id, r.score)
-    return list(best.items())[:k]

@@ -107,6 +107,26 @@ class HybridRetriever:
         timings.total_ms = _ms(started)
         return SearchResponse(results, timings)
 
+    def best_per_document(
+        self,
+        query: str,
+        principal: Principal,
+        *,
+        k: int = 10,
+        filters: SearchFilters | None = None,
+        mode: Mode = "hybrid",
+    ) -> list[tuple[str, float]]:
+        """Up to k (doc id, score) pairs, each document scored by its best chunk, best first.
+
+        This is what TREC runs and document-level metrics rank. Several chunks may
+        belong to one document, so three times k chunks are retrieved.
+        """
+        results = self.search(query, principal, k=k * 3, filters=filters, mode=mode).results
+        best: dict[str, float] = {}
+        for r in results:
+            best.setdefault(r.document.doc_id, r.score)
+        return list(best.items())[:k]
+
     def _rerank_depth(self) -> int:
         cfg = self.config.reranker
         return cfg.top_n if self.reranker is not None and cfg.kind == "cross_encoder" else 0
