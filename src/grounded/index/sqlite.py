@@ -116,6 +116,7 @@ class SqliteStore:
         self._bm25: Bm25Index | None = None
         self._bm25_generation = -1
         self._acl_cache: dict[str, int] = {}
+        self._acl_members_cache: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._model_row_id: int | None = None
 
     # -- plumbing -------------------------------------------------------------------------
@@ -137,6 +138,7 @@ class SqliteStore:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 self._acl_cache.clear()
+                self._acl_members_cache.clear()
                 raise
 
     def _meta(self, key: str) -> str | None:
@@ -484,14 +486,18 @@ class SqliteStore:
             metadata=json.loads(metadata), text=text,
         )  # fmt: skip
 
-    def _acl_members(self, acl_id: int) -> tuple[list[str], list[str]]:
-        users: list[str] = []
-        groups: list[str] = []
-        for kind, value in self._db.execute(
-            "SELECT kind, value FROM acl_members WHERE acl_id = ?", (acl_id,)
-        ):
-            (users if kind == "user" else groups).append(str(value))
-        return users, groups
+    def _acl_members(self, acl_id: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """An ACL row's users and groups; cached, since committed ACL rows never change
+        (a changed ACL is a new row), and every search result needs its document's."""
+        if acl_id not in self._acl_members_cache:
+            users: list[str] = []
+            groups: list[str] = []
+            for kind, value in self._db.execute(
+                "SELECT kind, value FROM acl_members WHERE acl_id = ?", (acl_id,)
+            ):
+                (users if kind == "user" else groups).append(str(value))
+            self._acl_members_cache[acl_id] = (tuple(users), tuple(groups))
+        return self._acl_members_cache[acl_id]
 
     # -- catalog --------------------------------------------------------------------------
 
