@@ -59,12 +59,16 @@ def build_embedder(cfg: EmbedderConfig, cache_path: Path | None = None) -> Embed
 def embedder_identity(cfg: EmbedderConfig) -> str:
     """The model id this config will produce, without loading the model."""
     if isinstance(cfg, HashEmbedderConfig):
-        return f"hash-{cfg.dim}"
-    if isinstance(cfg, OnnxEmbedderConfig):
-        from grounded.embed.onnx import MODEL_ID
+        from grounded.embed.hashing import model_id_for as hash_id
 
-        return MODEL_ID if cfg.model_path is None else f"onnx:{cfg.model_path.stem}"
-    return "all-MiniLM-L6-v2"
+        return hash_id(cfg.dim)
+    if isinstance(cfg, OnnxEmbedderConfig):
+        from grounded.embed.onnx import model_id_for as onnx_id
+
+        return onnx_id(cfg.model_path)
+    from grounded.embed.sentence_transformers import MODEL_ID
+
+    return MODEL_ID
 
 
 __all__ = ["CachedEmbedder", "build_embedder", "embedder_identity"]

