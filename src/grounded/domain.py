@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 HEADING_SEPARATOR = " › "
 
@@ -211,3 +211,180 @@ class SearchResult:
     dense_rank: int | None = None
     dense_score: float | None = None
     rerank_score: float | None = None
+
+
+# ---------------------------------------------------------------- chat (LLM gateway)
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A function call requested by the model; `arguments` is the JSON text it produced."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A function the model may call; `parameters` is its JSON Schema."""
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None  # on role "tool": the call this answers
+
+    @classmethod
+    def system(cls, content: str) -> Message:
+        return cls("system", content)
+
+    @classmethod
+    def user(cls, content: str) -> Message:
+        return cls("user", content)
+
+    @classmethod
+    def assistant(cls, content: str, tool_calls: tuple[ToolCall, ...] = ()) -> Message:
+        return cls("assistant", content, tool_calls)
+
+    @classmethod
+    def tool(cls, call_id: str, content: str) -> Message:
+        return cls("tool", content, tool_call_id=call_id)
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """A passage given to the model as data (the extractive provider answers from these)."""
+
+    id: str
+    text: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One call to a chat model. Everything that changes the answer is in here.
+
+    `cache_scope` decides who may share a cached answer: the caller passes one that
+    separates principals who could see different documents (None = never cached).
+    `task` and `needs` are read by the router; they are not sent to the provider.
+    """
+
+    messages: tuple[Message, ...]
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str | None = None  # None/"auto", "none", "required", or a tool name
+    json_schema: Mapping[str, Any] | None = None
+    schema_name: str = "output"
+    sources: tuple[SourceText, ...] = ()
+    task: str | None = None
+    cache_scope: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.messages:
+            raise ValueError("a chat request needs at least one message")
+
+    @classmethod
+    def of(cls, prompt: str, *, system: str | None = None, **kwargs: Any) -> ChatRequest:
+        messages = (Message.system(system),) if system else ()
+        return cls((*messages, Message.user(prompt)), **kwargs)
+
+    @property
+    def needs(self) -> frozenset[str]:
+        """Capabilities a model must have to serve this request."""
+        out = set()
+        if self.tools:
+            out.add("tools")
+        if self.json_schema is not None:
+            out.add("json_schema")
+        return frozenset(out)
+
+    def params(self) -> dict[str, Any]:
+        """Generation parameters, for cache keys and traces."""
+        return {
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "stop": list(self.stop),
+            "seed": self.seed,
+            "tool_choice": self.tool_choice,
+            "schema_name": self.schema_name if self.json_schema is not None else None,
+        }
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    streaming: bool = True
+    tools: bool = False
+    json_schema: bool = False
+    max_context: int | None = None  # tokens; None = unknown
+
+    def supports(self, needs: Iterable[str]) -> bool:
+        return all(getattr(self, need, False) for need in needs)
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    estimated: bool = False  # True when counted by our tokenizer, not reported by the provider
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.estimated or other.estimated,
+        )
+
+
+AttemptOutcome = Literal["ok", "error", "skipped"]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try at one model: what happened and how long it took."""
+
+    model: str
+    outcome: AttemptOutcome
+    error: str | None = None  # an error kind, e.g. "rate_limited", "timeout", "circuit_open"
+    status: int | None = None
+    latency_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class ChatResponse:
+    """A model's answer with its accounting. `model` is the configured name that answered."""
+
+    text: str
+    model: str
+    finish_reason: str = "stop"
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage | None = None  # None from a provider = not reported; metering estimates it
+    cost_usd: float | None = None  # None = no price configured for this model
+    latency_ms: float = 0.0
+    attempts: tuple[Attempt, ...] = ()
+    cached: bool = False
+    provider_model: str = ""  # the model id the provider reported
+    output: Any = None  # the validated object, for structured output
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """A piece of a streamed answer; the last event carries the whole `response`."""
+
+    delta: str = ""
+    response: ChatResponse | None = None

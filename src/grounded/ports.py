@@ -7,13 +7,16 @@ Conformance checks for implementations live in `grounded.testing`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from grounded.domain import (
+    Capabilities,
+    ChatRequest,
+    ChatResponse,
     Chunk,
     ChunkDraft,
     Document,
@@ -21,6 +24,7 @@ from grounded.domain import (
     ParsedDocument,
     Principal,
     SearchFilters,
+    StreamEvent,
 )
 
 Vectors = npt.NDArray[np.float32]
@@ -112,3 +116,26 @@ class Catalog(Protocol):
 
 
 TokenCounter = Callable[[str], int]
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """An LLM behind one async interface: a provider adapter, or a wrapper around one.
+
+    Wrappers (retry, circuit breaker, fallback, cache, metering, limits) implement
+    this same protocol, so `Fallback([Retrying(Metered(provider))])` is a ChatModel.
+    Every provider failure surfaces as `grounded.errors.ProviderError`.
+
+    `stream` yields `StreamEvent`s with text deltas; the last one carries the whole
+    `ChatResponse` (usage, tool calls, finish reason). It is an async generator, so
+    it is declared without `async`.
+    """
+
+    name: str
+    capabilities: Capabilities
+
+    async def complete(self, request: ChatRequest) -> ChatResponse: ...
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]: ...
+
+    async def aclose(self) -> None: ...

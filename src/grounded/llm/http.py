@@ -1,0 +1,180 @@
+"""What every HTTP provider shares: API keys, error mapping, SSE parsing, clients.
+
+Vendor exceptions stop here: each failure becomes a `ProviderError` with a kind
+from `grounded.errors.ERROR_KINDS`, its status and Retry-After, and a message
+scrubbed of the API key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from grounded.errors import ProviderError
+
+_MAX_MESSAGE = 300
+
+
+def api_key(model: str, env_var: str | None) -> SecretStr | None:
+    """The key named by `api_key_env`, or a ProviderError (kind auth) naming the variable."""
+    if env_var is None:
+        return None
+    value = os.environ.get(env_var, "").strip()
+    if not value:
+        raise ProviderError(
+            model,
+            f"no API key: set the environment variable {env_var} "
+            f"(named by models.{model}.api_key_env)",
+            kind="auth",
+        )
+    return SecretStr(value)
+
+
+def scrub(text: str, secrets: Iterable[SecretStr | None]) -> str:
+    for secret in secrets:
+        value = secret.get_secret_value() if secret is not None else ""
+        if len(value) >= 4:
+            text = text.replace(value, "***")
+    return text
+
+
+def status_kind(status: int) -> str:
+    if status == 429:
+        return "rate_limited"
+    if status == 408:
+        return "timeout"
+    if status in (401, 403):
+        return "auth"
+    if status >= 500:  # includes Anthropic's 529 "overloaded"
+        return "server_error"
+    return "bad_request"
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `Retry-After` as seconds or an HTTP date."""
+    if (ms := headers.get("retry-after-ms")) is not None:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _body_message(body: bytes) -> str:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace").strip()
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return err["message"]
+        if isinstance(err, str):
+            return err
+    return json.dumps(data)[:_MAX_MESSAGE]
+
+
+def error_from_response(
+    model: str,
+    status: int,
+    headers: httpx.Headers,
+    body: bytes,
+    secrets: Iterable[SecretStr | None] = (),
+) -> ProviderError:
+    """A non-2xx response as a ProviderError: kind by status, Retry-After, the server's message."""
+    message = " ".join(_body_message(body).split())[:_MAX_MESSAGE] or "(empty body)"
+    return ProviderError(
+        model,
+        f"HTTP {status}: {scrub(message, secrets)}",
+        kind=status_kind(status),
+        status=status,
+        retry_after=retry_after(headers),
+    )
+
+
+def error_from_exception(
+    model: str, exc: Exception, timeout_s: float | None = None
+) -> ProviderError:
+    """Transport failures: timeouts, refused or dropped connections, broken streams."""
+    if isinstance(exc, httpx.TimeoutException | asyncio.TimeoutError | TimeoutError):
+        after = f" after {timeout_s:g} s" if timeout_s else ""
+        return ProviderError(model, f"timed out{after} ({type(exc).__name__})", kind="timeout")
+    if isinstance(exc, httpx.HTTPError):
+        detail = str(exc) or type(exc).__name__
+        return ProviderError(model, f"connection failed: {detail}", kind="connection")
+    return ProviderError(model, f"{type(exc).__name__}: {exc}", kind="connection")
+
+
+def invalid_response(model: str, what: str) -> ProviderError:
+    return ProviderError(model, f"invalid response: {what}", kind="invalid_response")
+
+
+def parse_json(model: str, body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise invalid_response(model, f"body is not JSON ({exc})") from None
+
+
+async def iter_sse(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
+    """(event, data) pairs of a text/event-stream body; `event` is "" when not named."""
+    event, data = "", []
+    async for line in response.aiter_lines():
+        if line == "":
+            if data:
+                yield event, "\n".join(data)
+            event, data = "", []
+        elif line.startswith(":"):
+            continue
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+    if data:
+        yield event, "\n".join(data)
+
+
+class LoopClient:
+    """An httpx.AsyncClient per running event loop.
+
+    httpx clients belong to the loop that first used them; the CLI and the tests
+    run several loops in one process, the server one. Connections are pooled per loop.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._kwargs = kwargs
+        self._clients: dict[int, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
+
+    def get(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        entry = self._clients.get(id(loop))
+        if entry is None or entry[0] is not loop or entry[1].is_closed:
+            entry = (loop, httpx.AsyncClient(**self._kwargs))
+            self._clients = {k: v for k, v in self._clients.items() if not v[0].is_closed()}
+            self._clients[id(loop)] = entry
+        return entry[1]
+
+    async def aclose(self) -> None:
+        loop = asyncio.get_running_loop()
+        entry = self._clients.pop(id(loop), None)
+        if entry is not None:
+            await entry[1].aclose()

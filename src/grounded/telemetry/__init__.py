@@ -1,0 +1,1 @@
+"""Observability: in-process metrics now; tracing and the trace store come later."""
