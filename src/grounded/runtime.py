@@ -21,6 +21,7 @@ from grounded.retrieval.rerank import build_reranker
 
 if TYPE_CHECKING:  # the ingestion stack (pypdf, python-docx, bs4) loads only to ingest
     from grounded.ingest.pipeline import Ingestor, Progress
+    from grounded.llm.gateway import Gateway
 
 EMBED_CACHE = "cache/embeddings.sqlite"
 # Bump when chunking or the text given to the embedder changes, so that existing
@@ -88,6 +89,14 @@ class Runtime:
             self.existing_store(), lambda: self.embedder, self.settings.retrieval, self.reranker
         )
 
+    @cached_property
+    def gateway(self) -> Gateway:
+        from grounded.llm.gateway import Gateway
+
+        return Gateway(self.settings)
+
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()
+        if "gateway" in self.__dict__:
+            self.gateway.close()

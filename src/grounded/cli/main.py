@@ -13,13 +13,16 @@ from typing import Annotated
 import typer
 
 from grounded import __version__
-from grounded.cli import docs, ingest, search, status
+from grounded.cli import chat, docs, ingest, models, search, status
 from grounded.cli.context import State
 from grounded.errors import GroundedError
 
 app = typer.Typer(
     name="grounded",
-    help="Ingest documents with ACLs and search them as a principal. See README.md.",
+    help=(
+        "Ingest documents with ACLs, search them as a principal, and call LLMs through "
+        "the gateway. See README.md."
+    ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -28,6 +31,8 @@ app.command("ingest")(ingest.ingest)
 app.command("search")(search.search)
 app.command("status")(status.status)
 app.add_typer(docs.app, name="docs")
+app.add_typer(models.app, name="models")
+app.command("chat")(chat.chat)
 
 
 def _version(value: bool) -> None:
