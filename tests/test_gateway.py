@@ -112,7 +112,6 @@ def test_a_route_naming_an_unknown_model_is_a_config_error(tmp_path: Path) -> No
 def test_missing_api_key_names_the_variable_and_falls_through(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("grounded.llm.openai_compat")
     monkeypatch.delenv("VLLM_API_KEY", raising=False)
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     gw = gateway(tmp_path, {"local": scripted("local", "local answer")})

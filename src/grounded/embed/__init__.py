@@ -13,6 +13,7 @@ from grounded.config import (
     EmbedderConfig,
     HashEmbedderConfig,
     OnnxEmbedderConfig,
+    OpenAICompatibleEmbedderConfig,
     SentenceTransformersEmbedderConfig,
 )
 from grounded.embed.cache import CachedEmbedder
@@ -43,10 +44,17 @@ def _hash(cfg: HashEmbedderConfig) -> Embedder:
     return HashEmbedder(cfg.dim)
 
 
+def _openai_compatible(cfg: OpenAICompatibleEmbedderConfig) -> Embedder:
+    from grounded.embed.openai_compat import OpenAICompatibleEmbedder
+
+    return OpenAICompatibleEmbedder(cfg)
+
+
 _FACTORIES: dict[str, Callable[..., Embedder]] = {
     "onnx": _onnx,
     "sentence_transformers": _st,
     "hash": _hash,
+    "openai_compatible": _openai_compatible,
 }
 
 
@@ -66,6 +74,10 @@ def embedder_identity(cfg: EmbedderConfig) -> str:
         from grounded.embed.onnx import model_id_for as onnx_id
 
         return onnx_id(cfg.model_path)
+    if isinstance(cfg, OpenAICompatibleEmbedderConfig):
+        from grounded.embed.openai_compat import model_id_for as remote_id
+
+        return remote_id(cfg)
     from grounded.embed.sentence_transformers import MODEL_ID
 
     return MODEL_ID
