@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from grounded.testing.mock_llm_server import MockLLMServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CORPUS = ROOT / "sample-corpus"
@@ -21,3 +32,98 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     yield
+
+
+# ---------------------------------------------------------------- a real OpenAI-compatible server
+
+
+@dataclass(frozen=True)
+class LlamaServer:
+    """`python -m llama_cpp.server` serving the bundled SmolLM2-135M-Instruct GGUF.
+
+    `model` answers /v1/chat/completions; `embedding_model` is the same GGUF with
+    mean pooling, answering /v1/embeddings (576 dimensions). The server holds one
+    model at a time, so alternating between them reloads it (~0.2 s each switch).
+    Its response_format takes only {"type": "json_object", "schema": ...}.
+    """
+
+    base_url: str  # "http://127.0.0.1:PORT/v1"
+    model: str = "smollm2"
+    embedding_model: str = "smollm2-embed"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_serving(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"llama_cpp.server exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"llama_cpp.server did not answer within 120 s:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    from grounded.llm.llamacpp import bundled_gguf
+
+    gguf = str(bundled_gguf())
+    port = _free_port()
+    common = {"model": gguf, "logits_all": False, "verbose": False, "seed": 0}
+    config = {
+        "host": "127.0.0.1",
+        "port": port,
+        "models": [
+            {**common, "model_alias": LlamaServer.model, "n_ctx": 2048},
+            {
+                **common,
+                "model_alias": LlamaServer.embedding_model,
+                "n_ctx": 512,
+                "embedding": True,
+                "kv_overrides": ["llama.pooling_type=int:1"],  # mean pooling: one vector a text
+            },
+        ],
+    }
+    folder = tmp_path_factory.mktemp("llama-server")
+    config_file = folder / "config.json"
+    config_file.write_text(json.dumps(config))
+    log = folder / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--config_file", str(config_file)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        server = LlamaServer(f"http://127.0.0.1:{port}/v1")
+        _wait_until_serving(proc, server.base_url, log)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def mock_llm() -> Iterator[MockLLMServer]:
+    """One fault-injecting OpenAI/Anthropic server for the session.
+
+    Its state (faults, reply, recorded requests) is shared: call `mock_llm.reset()`
+    at the start of a test that uses it.
+    """
+    from grounded.testing.mock_llm_server import MockLLMServer
+
+    with MockLLMServer() as server:
+        yield server

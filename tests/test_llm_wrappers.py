@@ -483,3 +483,22 @@ class TestFullStackConformance(ChatModelConformance):
         route = Fallback("scripted", [stack], ["connection"])
         cache = ResponseCache(tmp_path / "c.sqlite")
         return WithDeadline(Cached(route, cache, ttl_s=60, identity="x"), 10)
+
+
+def test_a_model_whose_package_is_missing_is_one_more_failed_model_to_a_route() -> None:
+    from grounded.errors import ModelUnavailable
+
+    missing = ModelUnavailable(
+        "local: llama-cpp-python is not installed; pip install 'grounded[local]'"
+    )
+    local = ScriptedChatModel([missing], name="local")
+    spare = ScriptedChatModel(["extractive answer"], name="extractive")
+    route = Fallback(
+        "r", [Metered(local, None, Metrics()), Metered(spare, None, Metrics())], ["unavailable"]
+    )
+    response = run(route.complete(REQ))
+    assert response.model == "extractive"
+    assert (response.attempts[0].model, response.attempts[0].error) == ("local", "unavailable")
+    with pytest.raises(ProviderError, match=r"grounded\[local\]") as info:
+        run(Metered(ScriptedChatModel([missing], name="local"), None, Metrics()).complete(REQ))
+    assert info.value.kind == "unavailable" and not info.value.retryable

@@ -205,7 +205,7 @@ class OpenAICompatibleModelConfig(_ModelBase):
     # json_schema: {name, schema, strict: true}}), taken by OpenAI, Azure, vLLM, Ollama
     # and llama.cpp's llama-server. "json_object" sends {type: json_object, schema: ...},
     # the only form llama-cpp-python's server (python -m llama_cpp.server) accepts: its
-    # response_format type is "text" | "json_object", so the first form is a 422 there.
+    # response_format type is "text" | "json_object": the first form fails there (HTTP 500).
     json_schema_mode: Literal["json_schema", "json_object"] = "json_schema"
     # Ask for usage in streamed answers (stream_options.include_usage). Servers that
     # ignore it are fine; turn it off for one that rejects it (Azure before 2024-09-01).
@@ -275,6 +275,7 @@ class RouteConfig(_Section):
             "invalid_response",
             "auth",
             "not_found",
+            "unavailable",
             "circuit_open",
             "unsupported",
         ]

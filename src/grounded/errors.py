@@ -88,6 +88,7 @@ ERROR_KINDS = (
     "bad_request",  # 400/413/422: the request itself is wrong; never retried
     "not_found",  # 404: wrong base_url, or the server does not serve this model
     "auth",  # 401/403 or a missing API key; never retried
+    "unavailable",  # a local model or the package that runs it is not installed
     "circuit_open",  # the model's circuit breaker refused the call
     "deadline",  # the request's total deadline ran out
     "unsupported",  # the model lacks a capability the request needs

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from grounded.config import PriceConfig
 from grounded.domain import Attempt, ChatRequest, ChatResponse, StreamEvent, Usage
-from grounded.errors import ProviderError
+from grounded.errors import ModelUnavailable, ProviderError
 from grounded.ports import ChatModel
 from grounded.telemetry.metrics import Metrics
 
@@ -95,17 +95,20 @@ class Metered:
             attempts=response.attempts or (Attempt(name, "ok", latency_ms=latency),),
         )
 
-    def _failed(self, exc: ProviderError, start: float) -> None:
+    def _failed(self, exc: ProviderError, start: float) -> ProviderError:
         latency = (time.perf_counter() - start) * 1000
         self.metrics.inc("llm_calls_total", model=self.name, outcome="error")
         self.metrics.inc("llm_errors_total", model=self.name, kind=exc.kind)
         if not exc.attempts:
             exc.attempts = (Attempt(self.name, "error", exc.kind, exc.status, latency),)
+        return exc
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         start = time.perf_counter()
         try:
             response = await self.inner.complete(request)
+        except ModelUnavailable as exc:
+            raise self._failed(_unavailable(self.name, exc), start) from exc
         except ProviderError as exc:
             self._failed(exc, start)
             raise
@@ -124,12 +127,20 @@ class Metered:
                 if event.response is not None:
                     event = replace(event, response=self._finish(request, event.response, start))
                 yield event
+        except ModelUnavailable as exc:
+            raise self._failed(_unavailable(self.name, exc), start) from exc
         except ProviderError as exc:
             self._failed(exc, start)
             raise
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+def _unavailable(name: str, exc: ModelUnavailable) -> ProviderError:
+    """A model whose package is missing is one more failed model to a route, not a crash."""
+    message = str(exc).removeprefix(f"{name}: ")
+    return ProviderError(name, message, kind="unavailable")
 
 
 class Limited:

@@ -54,7 +54,9 @@ class Validator:
         match = _FENCE.match(text)
         body = match.group(1) if match else text
         try:
-            value = json.loads(body)
+            # strict=False admits raw control characters inside strings: llama.cpp's JSON
+            # grammar (server side) lets them through, and they lose no information.
+            value = json.loads(body, strict=False)
         except json.JSONDecodeError as exc:
             return None, [f"not valid JSON: {exc.msg} at position {exc.pos}"]
         if self.model is not None:
