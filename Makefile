@@ -49,6 +49,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/embedders.py
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/vector_scaling.py
+	$(BIN)/python bench/gateway.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache

@@ -106,7 +106,9 @@ def gateway_for(base_url: str, data_dir: Path) -> Gateway:
 
 async def overhead(base_url: str, calls: int, concurrency: int, data_dir: Path) -> dict[str, Any]:
     gateway = gateway_for(base_url, data_dir)
-    client = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=100))
+    # The same pool limits as the provider's client (max_concurrency 64 below).
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=64)
+    client = httpx.AsyncClient(timeout=60, limits=limits)
     url = f"{base_url}/chat/completions"
 
     async def direct(i: int) -> None:
@@ -132,10 +134,15 @@ async def overhead(base_url: str, calls: int, concurrency: int, data_dir: Path) 
     await timed_calls(via_gateway, 10**8, warm, concurrency)
     d_lat: list[float] = []
     g_lat: list[float] = []
+    d_wall = g_wall = 0.0
     for offset in range(0, calls, block):
         n = min(block, calls - offset)
+        t0 = time.perf_counter()
         d_lat += await timed_calls(direct, offset, n, concurrency)
+        t1 = time.perf_counter()
         g_lat += await timed_calls(via_gateway, offset, n, concurrency)
+        d_wall += t1 - t0
+        g_wall += time.perf_counter() - t1
     await client.aclose()
     await gateway.aclose()
     gateway.close()
@@ -148,6 +155,8 @@ async def overhead(base_url: str, calls: int, concurrency: int, data_dir: Path) 
         "gateway_p99_ms": pct(g_lat, 0.99),
         "added_p50_ms": pct(g_lat, 0.5) - pct(d_lat, 0.5),
         "added_p99_ms": pct(g_lat, 0.99) - pct(d_lat, 0.99),
+        "direct_calls_per_s": calls / d_wall,
+        "gateway_calls_per_s": calls / g_wall,
     }
 
 
@@ -171,11 +180,21 @@ async def local_model(runs: int, max_tokens: int) -> dict[str, Any]:
     from grounded.llm.llamacpp import LlamaCppModel
 
     model = LlamaCppModel("local", LlamaCppModelConfig())
-    prompt = "Write a detailed, step-by-step guide to brewing a good cup of tea at home."
-    request = ChatRequest.of(prompt, max_tokens=max_tokens, temperature=0.0)
+    prompts = [
+        "Write a detailed, step-by-step guide to brewing a good cup of tea at home.",
+        "Explain how a bicycle gear system works, for a beginner, in several paragraphs.",
+        "Describe a week-long walking holiday in the Scottish Highlands, day by day.",
+        "List practical tips for keeping houseplants healthy through a dark winter.",
+        "Explain the water cycle to a ten-year-old, with examples from everyday life.",
+    ]
     await model.complete(ChatRequest.of("hi", max_tokens=4))  # load the model first
     rows = []
-    for _ in range(runs):
+    # A different prompt each run: llama.cpp reuses the KV cache of a repeated prompt,
+    # which would make time to first token look like a cache hit.
+    for run_no in range(runs):
+        request = ChatRequest.of(
+            prompts[run_no % len(prompts)], max_tokens=max_tokens, temperature=0.0
+        )
         t0 = time.perf_counter()
         first: float | None = None
         final = None
@@ -249,7 +268,8 @@ def report(results: dict[str, Any]) -> None:
             f"concurrency {row['concurrency']:>2}: direct p50 {row['direct_p50_ms']:.3f} ms "
             f"p99 {row['direct_p99_ms']:.3f} | gateway p50 {row['gateway_p50_ms']:.3f} "
             f"p99 {row['gateway_p99_ms']:.3f} | added p50 {row['added_p50_ms']:+.3f} ms "
-            f"p99 {row['added_p99_ms']:+.3f} ms"
+            f"p99 {row['added_p99_ms']:+.3f} ms | {row['direct_calls_per_s']:.0f} vs "
+            f"{row['gateway_calls_per_s']:.0f} calls/s"
         )
     if "cache" in results:
         c = results["cache"]

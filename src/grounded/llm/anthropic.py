@@ -36,6 +36,7 @@ from grounded.llm.http import (
     api_key,
     invalid_response,
     parse_event,
+    pool_limits,
     post_json,
     post_sse,
     require,
@@ -89,7 +90,7 @@ class AnthropicModel:
             streaming=True, tools=True, json_schema=True, max_context=cfg.context_window
         )
         self._url = cfg.base_url.rstrip("/") + "/v1/messages"
-        self._client = LoopClient(timeout=httpx.Timeout(cfg.timeout_s))
+        self._client = LoopClient(timeout=httpx.Timeout(cfg.timeout_s), limits=pool_limits(cfg))
         self._key: SecretStr | None = None
 
     def __repr__(self) -> str:

@@ -255,6 +255,16 @@ def parse_event(model: str, data: str) -> Any:
         raise invalid_response(model, f"stream event is not JSON ({exc})") from None
 
 
+def pool_limits(cfg: Any) -> httpx.Limits:
+    """Keep a connection alive for every call the model may have in flight.
+
+    httpx keeps 20 by default; above that, each extra concurrent call would open and
+    close a TCP connection per request.
+    """
+    keep = max(20, int(cfg.max_concurrency))
+    return httpx.Limits(max_connections=max(100, keep), max_keepalive_connections=keep)
+
+
 class LoopClient:
     """An httpx.AsyncClient per running event loop.
 

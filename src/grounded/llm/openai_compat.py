@@ -34,6 +34,7 @@ from grounded.llm.http import (
     api_key,
     invalid_response,
     parse_event,
+    pool_limits,
     post_json,
     post_sse,
     require,
@@ -64,7 +65,7 @@ class OpenAICompatibleModel:
         else:
             self._url = f"{base}/chat/completions"
             self._params = None
-        self._client = LoopClient(timeout=httpx.Timeout(cfg.timeout_s))
+        self._client = LoopClient(timeout=httpx.Timeout(cfg.timeout_s), limits=pool_limits(cfg))
         self._key: SecretStr | None = None
 
     def __repr__(self) -> str:
