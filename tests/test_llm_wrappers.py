@@ -502,3 +502,22 @@ def test_a_model_whose_package_is_missing_is_one_more_failed_model_to_a_route() 
     with pytest.raises(ProviderError, match=r"grounded\[local\]") as info:
         run(Metered(ScriptedChatModel([missing], name="local"), None, Metrics()).complete(REQ))
     assert info.value.kind == "unavailable" and not info.value.retryable
+
+
+def test_cache_writes_behind_and_keeps_entries_across_restarts(tmp_path: Path) -> None:
+    path = tmp_path / "llm.sqlite"
+    cache = ResponseCache(path, batch=3, flush_s=3600)
+    answer = ChatResponse("kept", "m", usage=Usage(3, 1, estimated=True), cost_usd=0.5)
+    cache.put("a", answer, 60)
+    assert cache.get("a") is not None  # pending entries are visible before they are written
+    other = ResponseCache(path)
+    assert other.get("a") is None  # ...but not yet on disk
+    cache.put("b", answer, 60)
+    cache.put("c", answer, 60)  # the third entry fills the batch: one transaction
+    assert other.get("a") is not None
+    cache.put("d", answer, 60)
+    cache.close()  # closing writes what is pending
+    restored = ResponseCache(path).get("d")
+    assert restored is not None
+    assert (restored.text, restored.usage, restored.cost_usd) == ("kept", Usage(3, 1, True), 0.5)
+    other.close()

@@ -259,7 +259,10 @@ BUILTIN_MODELS: dict[str, dict[str, Any]] = {
     "local": {"provider": "llamacpp"},
     "extractive": {"provider": "extractive"},
 }
-BUILTIN_ROUTES: dict[str, list[str]] = {"default": ["local"], "extractive": ["extractive"]}
+BUILTIN_ROUTES: dict[str, list[str]] = {
+    "default": ["local", "extractive"],  # without grounded[local], answers stay extractive
+    "extractive": ["extractive"],
+}
 
 
 class RouteConfig(_Section):
