@@ -521,3 +521,18 @@ def test_cache_writes_behind_and_keeps_entries_across_restarts(tmp_path: Path) -
     assert restored is not None
     assert (restored.text, restored.usage, restored.cost_usd) == ("kept", Usage(3, 1, True), 0.5)
     other.close()
+
+
+def test_a_callers_deadline_scope_wins_when_it_is_earlier() -> None:
+    from grounded.llm.retry import deadline
+
+    async def call() -> None:
+        stack = WithDeadline(Retrying(ScriptedChatModel([Delay(5, "late")]), RetryConfig()), 60)
+        with deadline(0.2):
+            await stack.complete(REQ)
+
+    start = time.monotonic()
+    with pytest.raises(ProviderError) as info:
+        run(call())
+    assert info.value.kind in ("deadline", "timeout")
+    assert time.monotonic() - start < 1.0

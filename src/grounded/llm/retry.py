@@ -8,10 +8,11 @@ outlast the deadline is not attempted, and each attempt gets at most what remain
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextvars import ContextVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextvars import ContextVar, Token
 from dataclasses import replace
 
 from grounded.config import RetryConfig
@@ -20,6 +21,22 @@ from grounded.errors import ProviderError
 from grounded.ports import ChatModel
 
 _DEADLINE: ContextVar[float | None] = ContextVar("grounded_llm_deadline", default=None)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Give every gateway call inside this block at most `seconds` in total.
+
+    For callers with their own budget (an HTTP request's deadline): the gateway's
+    `total_timeout_s` still applies, and the earlier of the two wins.
+    """
+    outer = _DEADLINE.get()
+    mine = time.monotonic() + seconds
+    token = _DEADLINE.set(mine if outer is None else min(outer, mine))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
 
 
 def remaining() -> float | None:
@@ -168,7 +185,7 @@ class WithDeadline:
         self.capabilities = inner.capabilities
         self.total_timeout_s = total_timeout_s
 
-    def _enter(self) -> tuple[float, object]:
+    def _enter(self) -> tuple[float, Token[float | None]]:
         deadline = time.monotonic() + self.total_timeout_s
         outer = _DEADLINE.get()
         if outer is not None:
@@ -192,12 +209,13 @@ class WithDeadline:
         except TimeoutError:
             raise self._expired() from None
         finally:
-            _DEADLINE.reset(token)  # type: ignore[arg-type]
+            _DEADLINE.reset(token)
         return replace(response, latency_ms=(time.perf_counter() - start) * 1000)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         start = time.perf_counter()
-        deadline = time.monotonic() + self.total_timeout_s
+        deadline, token = self._enter()  # the earlier of ours and the caller's
+        _DEADLINE.reset(token)  # set again around each step: this generator may be suspended
         events = aiter(self.inner.stream(request))
         try:
             while True:
