@@ -25,6 +25,8 @@ from grounded.llm.http import (
     error_from_exception,
     error_from_response,
     invalid_response,
+    openai_endpoint,
+    openai_headers,
     parse_json,
 )
 from grounded.ports import EmbedKind, Vectors
@@ -56,13 +58,9 @@ class OpenAICompatibleEmbedder:
         self.model_id = model_id_for(cfg)
         if cfg.dimensions:
             self.dim = cfg.dimensions
-        base = cfg.base_url.rstrip("/")
-        if cfg.deployment:
-            self._url = f"{base}/openai/deployments/{cfg.deployment}/embeddings"
-            self._params = {"api-version": cfg.api_version} if cfg.api_version else None
-        else:
-            self._url = f"{base}/embeddings"
-            self._params = None
+        self._url, self._params = openai_endpoint(
+            cfg.base_url, "embeddings", cfg.deployment, cfg.api_version
+        )
         self._key: SecretStr | None = None
         self._client = httpx.Client(timeout=cfg.timeout_s)
         # Closes the pooled connections when the embedder is dropped, even if nobody
@@ -140,13 +138,7 @@ class OpenAICompatibleEmbedder:
     def _post(self, body: dict[str, Any]) -> Any:
         if self._key is None:
             self._key = api_key(self.model_id, self.cfg.api_key_env, setting="embedder.api_key_env")
-        headers = dict(self.cfg.headers)
-        if self._key is not None:
-            secret = self._key.get_secret_value()
-            if self.cfg.deployment:
-                headers["api-key"] = secret
-            else:
-                headers["authorization"] = f"Bearer {secret}"
+        headers = openai_headers(self.cfg.headers, self._key, azure=bool(self.cfg.deployment))
         try:
             response = self._client.post(self._url, json=body, headers=headers, params=self._params)
         except httpx.HTTPError as exc:

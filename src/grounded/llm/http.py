@@ -255,6 +255,29 @@ def parse_event(model: str, data: str) -> Any:
         raise invalid_response(model, f"stream event is not JSON ({exc})") from None
 
 
+def openai_endpoint(
+    base_url: str, path: str, deployment: str | None, api_version: str | None
+) -> tuple[str, dict[str, str] | None]:
+    """URL and query of an OpenAI-style endpoint; Azure puts the deployment in the path."""
+    base = base_url.rstrip("/")
+    if deployment:
+        params = {"api-version": api_version} if api_version else None
+        return f"{base}/openai/deployments/{deployment}/{path}", params
+    return f"{base}/{path}", None
+
+
+def openai_headers(extra: dict[str, str], key: SecretStr | None, *, azure: bool) -> dict[str, str]:
+    """The configured headers plus the key: `api-key` for Azure, a Bearer token elsewhere."""
+    headers = dict(extra)
+    if key is not None:
+        secret = key.get_secret_value()
+        if azure:
+            headers["api-key"] = secret
+        else:
+            headers["authorization"] = f"Bearer {secret}"
+    return headers
+
+
 def pool_limits(cfg: Any) -> httpx.Limits:
     """Keep a connection alive for every call the model may have in flight.
 

@@ -33,6 +33,8 @@ from grounded.llm.http import (
     LoopClient,
     api_key,
     invalid_response,
+    openai_endpoint,
+    openai_headers,
     parse_event,
     pool_limits,
     post_json,
@@ -58,13 +60,9 @@ class OpenAICompatibleModel:
             json_schema=cfg.supports_json_schema,
             max_context=cfg.context_window,
         )
-        base = cfg.base_url.rstrip("/")
-        if cfg.deployment:
-            self._url = f"{base}/openai/deployments/{cfg.deployment}/chat/completions"
-            self._params = {"api-version": cfg.api_version} if cfg.api_version else None
-        else:
-            self._url = f"{base}/chat/completions"
-            self._params = None
+        self._url, self._params = openai_endpoint(
+            cfg.base_url, "chat/completions", cfg.deployment, cfg.api_version
+        )
         self._client = LoopClient(timeout=httpx.Timeout(cfg.timeout_s), limits=pool_limits(cfg))
         self._key: SecretStr | None = None
 
@@ -76,14 +74,7 @@ class OpenAICompatibleModel:
         # until it is called; the key is kept as a SecretStr, never in a plain dict.
         if self._key is None:
             self._key = api_key(self.name, self.cfg.api_key_env)
-        headers = dict(self.cfg.headers)
-        if self._key is not None:
-            secret = self._key.get_secret_value()
-            if self.cfg.deployment:
-                headers["api-key"] = secret
-            else:
-                headers["authorization"] = f"Bearer {secret}"
-        return headers
+        return openai_headers(self.cfg.headers, self._key, azure=bool(self.cfg.deployment))
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         require(self.name, self.capabilities, request)
