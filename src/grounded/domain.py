@@ -336,6 +336,10 @@ class Capabilities:
     def supports(self, needs: Iterable[str]) -> bool:
         return all(getattr(self, need, False) for need in needs)
 
+    def missing(self, needs: Iterable[str]) -> list[str]:
+        """The needs this model lacks, sorted (for messages that name them)."""
+        return sorted(need for need in needs if not getattr(self, need, False))
+
 
 @dataclass(frozen=True)
 class Usage:

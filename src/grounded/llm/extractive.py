@@ -143,7 +143,7 @@ class ExtractiveModel:
     # ------------------------------------------------------------------ helpers
 
     def _refuse_unsupported(self, request: ChatRequest) -> None:
-        missing = sorted(need for need in request.needs if not self.capabilities.supports([need]))
+        missing = self.capabilities.missing(request.needs)
         if missing:
             raise ProviderError(
                 self.name,

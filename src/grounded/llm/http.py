@@ -167,7 +167,7 @@ async def iter_sse(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
 def require(model: str, capabilities: Capabilities, request: ChatRequest) -> None:
     """Refuse a request needing what the model lacks: dropping its tools or schema would
     return an answer that looks right and is not."""
-    missing = sorted(need for need in request.needs if not capabilities.supports([need]))
+    missing = capabilities.missing(request.needs)
     if missing:
         raise ProviderError(
             model,

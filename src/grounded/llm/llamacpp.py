@@ -230,7 +230,7 @@ class LlamaCppModel:
     # ------------------------------------------------------------------ request → llama
 
     def _refuse_unsupported(self, request: ChatRequest) -> None:
-        missing = sorted(need for need in request.needs if not self.capabilities.supports([need]))
+        missing = self.capabilities.missing(request.needs)
         if missing:
             raise ProviderError(
                 self.name,

@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 
 from grounded.config import RouterConfig, RouteRule
-from grounded.domain import Capabilities, ChatRequest, ChatResponse, StreamEvent
+from grounded.domain import ChatRequest, ChatResponse, StreamEvent
+from grounded.llm.fallback import union
 from grounded.ports import ChatModel
 
 
@@ -43,11 +44,7 @@ class Router:
         self.cfg = cfg
         self.routes = dict(routes)
         self.default = self.routes[cfg.default_route]
-        self.capabilities = Capabilities(
-            streaming=any(r.capabilities.streaming for r in self.routes.values()),
-            tools=any(r.capabilities.tools for r in self.routes.values()),
-            json_schema=any(r.capabilities.json_schema for r in self.routes.values()),
-        )
+        self.capabilities = union([r.capabilities for r in self.routes.values()])
 
     def choose(self, request: ChatRequest) -> ChatModel:
         tokens = estimate_prompt_tokens(request) if self._needs_size() else 0

@@ -62,10 +62,10 @@ class ScriptedChatModel:
         return len(self._queue)
 
     async def _next(self, request: ChatRequest) -> ChatResponse:
-        missing = request.needs - {n for n in request.needs if self.capabilities.supports([n])}
+        missing = self.capabilities.missing(request.needs)
         if missing:
             raise ProviderError(
-                self.name, f"does not support {', '.join(sorted(missing))}", kind="unsupported"
+                self.name, f"does not support {', '.join(missing)}", kind="unsupported"
             )
         self.requests.append(request)
         if self._queue:
