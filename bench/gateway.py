@@ -9,6 +9,9 @@ Phases:
             concurrency 1 and 32. The mock server runs in its own process, and the two
             clients alternate in blocks so that drift hits both alike.
   cache     p50/p99 of a cache hit through the same stack.
+  stack     CPU per call of the stack itself, no network: the same gateway with a
+            ScriptedChatModel in place of the adapter, sequential calls (cache misses,
+            then the same prompts again as hits); and the cache's write and key costs.
   local     SmolLM2-135M-Instruct (in-process llama.cpp, grounded[local]): output tokens/s
             and time to first token, streamed, 3 runs.
 
@@ -175,6 +178,40 @@ async def cache_hits(base_url: str, calls: int, data_dir: Path) -> dict[str, Any
     return {"calls": calls, "hit_p50_ms": pct(lat, 0.5), "hit_p99_ms": pct(lat, 0.99)}
 
 
+async def stack_cost(calls: int, data_dir: Path) -> dict[str, Any]:
+    from grounded.domain import ChatResponse, Usage
+    from grounded.llm.cache import ResponseCache, cache_key
+    from grounded.testing import ScriptedChatModel
+
+    reply = ChatResponse("Hello from the mock server.", "mock", usage=Usage(10, 6))
+    scripted = ScriptedChatModel(default=reply, name="mock")
+    gateway = Gateway(
+        gateway_for("http://unused/v1", data_dir).settings, providers={"mock": scripted}
+    )
+    requests = [ChatRequest.of(f"stack question {i}", cache_scope="bench") for i in range(calls)]
+    await gateway.complete(ChatRequest.of("warm-up", cache_scope="bench"))
+    out: dict[str, Any] = {"calls": calls}
+    for phase in ("miss", "hit"):
+        t0 = time.perf_counter()
+        for request in requests:
+            await gateway.complete(request)
+        out[f"{phase}_us_per_call"] = (time.perf_counter() - t0) / calls * 1e6
+    await gateway.aclose()
+    gateway.close()
+    cache = ResponseCache(data_dir / "micro.sqlite")
+    t0 = time.perf_counter()
+    for i in range(calls):
+        cache.put(f"k{i}", reply, 60)
+    cache.flush()
+    out["cache_write_us"] = (time.perf_counter() - t0) / calls * 1e6
+    t0 = time.perf_counter()
+    for request in requests:
+        cache_key("identity", request)
+    out["cache_key_us"] = (time.perf_counter() - t0) / calls * 1e6
+    cache.close()
+    return out
+
+
 async def local_model(runs: int, max_tokens: int) -> dict[str, Any]:
     from grounded.config import LlamaCppModelConfig
     from grounded.llm.llamacpp import LlamaCppModel
@@ -224,7 +261,7 @@ async def local_model(runs: int, max_tokens: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--phases", default="overhead,cache,local")
+    parser.add_argument("--phases", default="overhead,cache,stack,local")
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--local-runs", type=int, default=3)
     parser.add_argument("--local-tokens", type=int, default=200)
@@ -250,6 +287,8 @@ def main() -> None:
                 ]
             if "cache" in phases:
                 results["cache"] = asyncio.run(cache_hits(base_url, args.calls, Path(tmp) / "hit"))
+            if "stack" in phases:
+                results["stack"] = asyncio.run(stack_cost(5000, Path(tmp) / "stack"))
     finally:
         if mock is not None:
             mock.terminate()
@@ -274,6 +313,13 @@ def report(results: dict[str, Any]) -> None:
     if "cache" in results:
         c = results["cache"]
         print(f"cache hit: p50 {c['hit_p50_ms']:.3f} ms, p99 {c['hit_p99_ms']:.3f} ms")
+    if "stack" in results:
+        st = results["stack"]
+        print(
+            f"stack alone (no network): {st['miss_us_per_call']:.0f} us/call on a miss, "
+            f"{st['hit_us_per_call']:.0f} us on a hit; cache write {st['cache_write_us']:.1f} us, "
+            f"key {st['cache_key_us']:.1f} us"
+        )
     if "local" in results:
         loc = results["local"]
         print(
