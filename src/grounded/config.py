@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -187,6 +188,9 @@ class _ModelBase(_Section):
     price: PriceConfig | None = None
     retry: RetryConfig = Field(default_factory=RetryConfig)
     circuit: CircuitConfig = Field(default_factory=CircuitConfig)
+    # Whether prompts sent to this model leave the machine: the guard policy's `external`
+    # stage (PII redaction) applies to them. None = decided by `is_external`.
+    external: bool | None = None
 
 
 class OpenAICompatibleModelConfig(_ModelBase):
@@ -244,6 +248,17 @@ class ExtractiveModelConfig(_ModelBase):
     provider: Literal["extractive"] = "extractive"
     price: PriceConfig | None = Field(default_factory=PriceConfig)
     max_sentences: int = Field(default=3, ge=1, le=50)
+
+
+def is_external(cfg: _ModelBase) -> bool:
+    """An explicit `external:` wins; else in-process models and loopback servers are not."""
+    if cfg.external is not None:
+        return cfg.external
+    base_url = getattr(cfg, "base_url", None)
+    if base_url is None:
+        return False  # llamacpp and extractive run in this process
+    host = urlsplit(base_url).hostname or ""
+    return host not in ("localhost", "127.0.0.1", "::1") and not host.endswith(".localhost")
 
 
 ModelConfig = Annotated[
@@ -310,6 +325,42 @@ class GatewayConfig(_Section):
     cache: LlmCacheConfig = Field(default_factory=LlmCacheConfig)
 
 
+# ---------------------------------------------------------------- apps (grounded ask)
+
+
+class AppRetrievalConfig(_Section):
+    """Retrieval for one app; unset fields take the global `retrieval:` section's values."""
+
+    k: int = Field(default=6, ge=1, le=100, description="chunks retrieved for the context")
+    fusion: Literal["rrf", "weighted"] | None = None
+    bm25_weight: float | None = Field(default=None, ge=0)
+    dense_weight: float | None = Field(default=None, ge=0)
+    # Relevance floor for answering at all: the best chunk must reach this cosine
+    # similarity to the question (dense) or contain this share of the question's
+    # terms (keyword), else the answer is a refusal. Calibrated on the sample corpus.
+    min_similarity: float = Field(default=0.35, ge=-1, le=1)
+    min_term_share: float = Field(default=0.5, ge=0, le=1)
+    rerank: bool = Field(default=True, description="use the configured reranker, if any")
+
+
+class AppConfig(_Section):
+    """What `grounded ask --app NAME` runs: what to search, how to answer, which policy."""
+
+    description: str = ""
+    collections: list[str] = Field(default_factory=list, description="empty = every collection")
+    answer_mode: Literal["generative", "extractive"] = "extractive"
+    route: str = "default"  # the model route for generative answers
+    prompt: str = "answer@1"  # name@version of a prompt file
+    instructions: str = ""  # app instructions, placed after the system policy in the prompt
+    retrieval: AppRetrievalConfig = Field(default_factory=AppRetrievalConfig)
+    context_tokens: int = Field(default=1500, ge=64, description="budget for sources in the prompt")
+    max_answer_sentences: int = Field(default=4, ge=1, le=50, description="extractive answers")
+    guard_policy: Path | None = None  # None = the built-in policy (docs/guards.md)
+
+
+BUILTIN_APPS: dict[str, dict[str, Any]] = {"default": {}}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GROUNDED_",
@@ -327,6 +378,8 @@ class Settings(BaseSettings):
     routes: dict[str, RouteConfig] = Field(default_factory=dict)
     router: RouterConfig = Field(default_factory=RouterConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    apps: dict[str, AppConfig] = Field(default_factory=dict)
+    prompts_dir: Path = Path("prompts")  # prompts/<name>/v<N>.yaml, over the built-in prompts
 
     @model_validator(mode="before")
     @classmethod
@@ -341,7 +394,8 @@ class Settings(BaseSettings):
                 models[name] = {**model, **given}  # `local: {n_ctx: 4096}` tunes the built-in
         routes = {**BUILTIN_ROUTES, **(values.get("routes") or {})}
         routes = {k: {"models": v} if isinstance(v, list) else v for k, v in routes.items()}
-        return {**values, "models": models, "routes": routes}
+        apps = {**BUILTIN_APPS, **(values.get("apps") or {})}
+        return {**values, "models": models, "routes": routes, "apps": apps}
 
     @model_validator(mode="after")
     def _names_resolve(self) -> Settings:
@@ -357,6 +411,12 @@ class Settings(BaseSettings):
             if target not in self.routes and target not in self.models:
                 raise ValueError(
                     f"router names unknown route {target!r}; "
+                    f"configured routes: {', '.join(sorted(self.routes))}"
+                )
+        for app, cfg in self.apps.items():
+            if cfg.route not in self.routes and cfg.route not in self.models:
+                raise ValueError(
+                    f"app {app!r} names unknown route {cfg.route!r}; "
                     f"configured routes: {', '.join(sorted(self.routes))}"
                 )
         return self

@@ -392,3 +392,104 @@ class StreamEvent:
 
     delta: str = ""
     response: ChatResponse | None = None
+
+
+# ---------------------------------------------------------------- guards
+
+# Where a guard runs: the user's question, each retrieved chunk, the model's answer,
+# and "external": the prompt about to leave for a model marked `external` (PII only).
+Stage = Literal["input", "retrieved", "output", "external"]
+STAGES: tuple[Stage, ...] = ("input", "retrieved", "output", "external")
+# What a policy does about one finding. "block" on a retrieved chunk excludes that
+# chunk from the context; on input or output it blocks the request.
+RuleAction = Literal["allow", "flag", "redact", "block"]
+VerdictAction = Literal["allow", "modify", "block"]
+
+
+@dataclass(frozen=True)
+class GuardContext:
+    """What a guard may need besides the text. The canary and system prompt are for `leak`."""
+
+    stage: Stage
+    canary: str | None = None
+    system_prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One finding and what the policy did about it.
+
+    `message` explains the finding without quoting it: a detected e-mail address or
+    API key must not travel further in a reason than it would in the redacted text.
+    `start`/`end` locate the finding in the text the guard scanned (-1 = not a span).
+    """
+
+    guard: str
+    rule: str
+    score: float
+    action: RuleAction
+    message: str = ""
+    start: int = -1
+    end: int = -1
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A guard's decision on one text: allow it, allow it modified (redacted), or block it."""
+
+    action: VerdictAction
+    text: str
+    reasons: tuple[Reason, ...] = ()
+
+    @classmethod
+    def allow(cls, text: str) -> Verdict:
+        return cls("allow", text)
+
+    @property
+    def blocked(self) -> bool:
+        return self.action == "block"
+
+
+# ---------------------------------------------------------------- grounded answers
+
+AnswerStatus = Literal["answered", "answered_extractive", "refused", "blocked"]
+
+
+@dataclass(frozen=True)
+class ContextSource:
+    """One numbered source in the prompt: a span of one document, possibly several chunks merged."""
+
+    id: str  # the citation marker without brackets, e.g. "S1"
+    document: Document
+    chunk_ids: tuple[str, ...]
+    text: str
+    start: int  # character offsets in the document text
+    end: int
+    heading_path: tuple[str, ...] = ()
+    page: int | None = None
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A cited source with the span of it that supports the sentence(s) citing it."""
+
+    marker: str
+    source: ContextSource
+    quote: str  # the supporting span, verbatim from the document
+    start: int  # character offsets of `quote` in the document text
+    end: int
+
+
+@dataclass(frozen=True)
+class SentenceCheck:
+    """The verifier's judgement of one answer sentence."""
+
+    sentence: str
+    supported: bool
+    citations: tuple[str, ...]  # valid markers cited by the sentence
+    supported_by: str | None  # the marker whose text supports it, if any
+    reason: str  # why (un)supported, e.g. "number 12 not in S2"
+    factual: bool = True
+    lexical: float = 0.0  # share of the sentence's content terms found in the cited text
+    semantic: float | None = None  # cosine similarity to the best cited sentence

@@ -20,11 +20,13 @@ from grounded.domain import (
     Chunk,
     ChunkDraft,
     Document,
+    GuardContext,
     Hit,
     ParsedDocument,
     Principal,
     SearchFilters,
     StreamEvent,
+    Verdict,
 )
 
 Vectors = npt.NDArray[np.float32]
@@ -139,3 +141,18 @@ class ChatModel(Protocol):
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Guard(Protocol):
+    """Checks one text at one stage and decides, by the policy it was built with.
+
+    A guard that has nothing to say about a stage returns `Verdict.allow(text)`.
+    Guards are synchronous and CPU-only (rules, regexes, small lookups): the whole
+    input + retrieved + output stack must stay within a few milliseconds.
+    Reasons never quote what they found (see `Reason`).
+    """
+
+    name: str
+
+    def scan(self, text: str, context: GuardContext) -> Verdict: ...

@@ -20,8 +20,11 @@ from grounded.retrieval.hybrid import HybridRetriever
 from grounded.retrieval.rerank import build_reranker
 
 if TYPE_CHECKING:  # the ingestion stack (pypdf, python-docx, bs4) loads only to ingest
+    from grounded.config import AppConfig
+    from grounded.features.ask import AskPipeline
     from grounded.ingest.pipeline import Ingestor, Progress
     from grounded.llm.gateway import Gateway
+    from grounded.prompts import PromptRegistry
 
 EMBED_CACHE = "cache/embeddings.sqlite"
 # Bump when chunking or the text given to the embedder changes, so that existing
@@ -94,6 +97,43 @@ class Runtime:
         from grounded.llm.gateway import Gateway
 
         return Gateway(self.settings)
+
+    def app_retriever(self, app: AppConfig) -> HybridRetriever:
+        """The retriever with the app's overrides of the global retrieval settings."""
+        own = app.retrieval
+        overrides = {
+            k: v
+            for k, v in {
+                "fusion": own.fusion,
+                "bm25_weight": own.bm25_weight,
+                "dense_weight": own.dense_weight,
+            }.items()
+            if v is not None
+        }
+        if not overrides and own.rerank:
+            return self.retriever
+        config = self.settings.retrieval.model_copy(update=overrides)
+        reranker = self.reranker if own.rerank else None
+        return HybridRetriever(self.existing_store(), lambda: self.embedder, config, reranker)
+
+    @cached_property
+    def prompts(self) -> PromptRegistry:
+        from grounded.prompts import BUILTIN_DIR, PromptRegistry
+
+        return PromptRegistry([BUILTIN_DIR, self.settings.prompts_dir])
+
+    @cached_property
+    def asker(self) -> AskPipeline:
+        from grounded.features.ask import AskPipeline
+
+        return AskPipeline(
+            self.settings,
+            self.app_retriever,
+            lambda text: self.embedder.count_tokens(text),
+            lambda: self.gateway,
+            self.prompts,
+            embed=lambda texts: self.embedder.embed(texts, kind="document"),
+        )
 
     def close(self) -> None:
         if "store" in self.__dict__:

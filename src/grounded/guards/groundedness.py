@@ -1,0 +1,205 @@
+"""Groundedness verification without a second LLM call.
+
+Each answer sentence is checked against the sources it cites, one at a time;
+the first cited source that passes every check supports it:
+
+- lexical: the share of the sentence's content terms (lower case, stop words
+  dropped, Porter stems) found in the source is at least `min_lexical`;
+- facts: every number (digits or number words up to twenty, "1,000" = "1000"),
+  and every named entity (a capitalised word that does not start the sentence,
+  or an all-caps/alphanumeric code like SEV2) appears in the source;
+- negation: a sentence with a negation ("not", "never", "no", "n't", "without",
+  "cannot") needs one in the source sentence that supports it best — "days do
+  not carry over" is not supported by "days carry over";
+- semantic (when an embedder is given): the cosine similarity between the
+  sentence and its best-matching source sentence is at least `min_semantic`.
+
+Sentences without a factual claim ("Here is what I found:") pass unchecked;
+a factual sentence without a valid citation fails. When the cited sources fail
+but another source in the context would pass, the reason says so ("cites S2;
+supported by S1") — a correct claim with the wrong citation is still wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from grounded.domain import ContextSource, SentenceCheck
+from grounded.guards.citations import AnswerSentence
+from grounded.guards.policy import VerificationPolicy
+from grounded.index.bm25 import Tokenizer
+from grounded.ingest.chunking import sentence_spans
+from grounded.ports import Vectors
+
+Embed = Callable[[Sequence[str]], Vectors]
+
+_NUMBER_WORDS = {
+    w: i
+    for i, w in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
+}
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?|\b(?:" + "|".join(_NUMBER_WORDS) + r")\b", re.I)
+_NEGATION = re.compile(
+    r"\b(?:not|no|never|none|nobody|nothing|neither|nor|without|cannot|can't|won't)\b|n't\b",
+    re.I,
+)
+_MASK = re.compile(r"\[[A-Z_]{2,}\]")
+_WORD = re.compile(r"[A-Za-z][\w'’-]*")
+_CODE = re.compile(r"\b(?=[A-Z0-9-]*[A-Z])(?=[A-Z0-9-]*\d)[A-Z0-9-]{2,}\b|\b[A-Z]{2,}\b")
+_BOILERPLATE = re.compile(
+    r"^(?:here is|here's|based on|according to|i hope|let me know|in summary|to summari[sz]e|"
+    r"the (?:sources?|documents?) (?:say|state|show)s?\b[^.]*:$)",
+    re.I,
+)
+# Capitalised words that are not names (sentence-internal "I", months are kept: a date matters).
+_NOT_ENTITIES = {"i", "if", "the", "a", "an", "you", "your", "we", "our", "it", "this", "that"}
+
+
+@dataclass(frozen=True)
+class _Support:
+    ok: bool
+    reason: str
+    lexical: float
+    semantic: float | None
+    best: tuple[int, int] | None  # span of the best-matching sentence in the source text
+
+
+class Verifier:
+    def __init__(self, policy: VerificationPolicy, embed: Embed | None = None) -> None:
+        self.policy = policy
+        self.embed = embed
+        self._terms = Tokenizer()
+
+    def check(
+        self, sentences: Sequence[AnswerSentence], sources: Mapping[str, ContextSource]
+    ) -> list[SentenceCheck]:
+        return [self.check_one(s, sources) for s in sentences]
+
+    def check_one(
+        self, sentence: AnswerSentence, sources: Mapping[str, ContextSource]
+    ) -> SentenceCheck:
+        text, cited = sentence.text, sentence.cited
+        if not is_factual(text, self._terms):
+            return SentenceCheck(text, True, cited, None, "no factual claim", factual=False)
+        if not cited:
+            why = "no citation" if not sentence.invalid else "cites only sources not in the context"
+            return SentenceCheck(text, False, cited, None, why + _elsewhere(self, text, sources))
+        failures = []
+        last = None
+        for marker in cited:
+            last = self.support(text, sources[marker].text)
+            if last.ok:
+                return SentenceCheck(
+                    text, True, cited, marker, f"supported by {marker}",
+                    lexical=last.lexical, semantic=last.semantic,
+                )  # fmt: skip
+            failures.append(f"{marker}: {last.reason}")
+        reason = "; ".join(failures) + _elsewhere(self, text, sources, exclude=cited)
+        assert last is not None
+        return SentenceCheck(
+            text, False, cited, None, reason, lexical=last.lexical, semantic=last.semantic
+        )
+
+    def support(self, sentence: str, source: str) -> _Support:
+        """Whether `source` supports `sentence`, and the span of its best-matching sentence."""
+        terms = set(self._terms(sentence))
+        source_terms = set(self._terms(source))
+        lexical = len(terms & source_terms) / len(terms) if terms else 1.0
+        spans = sentence_spans(source) or [(0, len(source))]
+        best = max(spans, key=lambda sp: len(terms & set(self._terms(source[sp[0] : sp[1]]))))
+        missing = _missing_facts(sentence, source)
+        reason = ""
+        if lexical < self.policy.min_lexical:
+            reason = f"only {lexical:.0%} of its terms are in the source"
+        elif missing:
+            reason = f"{missing} not in the source"
+        elif _NEGATION.search(sentence) and not _NEGATION.search(source[best[0] : best[1]]):
+            reason = "negation not in the source"
+        semantic = None
+        if self.embed is not None and not reason:
+            vectors = self.embed([sentence, *(source[s:e] for s, e in spans)])
+            semantic = float(np.max(vectors[1:] @ vectors[0]))
+            if semantic < self.policy.min_semantic:
+                reason = f"semantic similarity {semantic:.2f} below {self.policy.min_semantic}"
+        return _Support(not reason, reason, round(lexical, 3), semantic, best)
+
+
+def _elsewhere(
+    verifier: Verifier,
+    text: str,
+    sources: Mapping[str, ContextSource],
+    exclude: Sequence[str] = (),
+) -> str:
+    for marker, source in sources.items():
+        if marker not in exclude and verifier.support(text, source.text).ok:
+            return f" (supported by {marker}, which it does not cite)"
+    return ""
+
+
+def is_factual(sentence: str, terms: Callable[[str], list[str]]) -> bool:
+    """False for sentences that state nothing: boilerplate, or no content terms at all."""
+    stripped = sentence.strip()
+    if _BOILERPLATE.match(stripped) and not _NUMBER.search(stripped):
+        return False
+    return bool(terms(stripped))
+
+
+def numbers(text: str) -> set[str]:
+    out = set()
+    for m in _NUMBER.finditer(text):
+        raw = m.group().lower()
+        value = str(_NUMBER_WORDS[raw]) if raw in _NUMBER_WORDS else raw.replace(",", "")
+        out.add(value.rstrip("0").rstrip(".") if "." in value else value)
+    return out
+
+
+def entities(sentence: str) -> set[str]:
+    """Names and codes: capitalised words after the first word, and codes like SEV2."""
+    sentence = _MASK.sub(" ", sentence)  # "[EMAIL]" is a redaction, not a name
+    found = {m.group().casefold() for m in _CODE.finditer(sentence)}
+    words = list(_WORD.finditer(sentence))
+    for i, m in enumerate(words):
+        word = m.group()
+        after_stop = i == 0 or sentence[: m.start()].rstrip().endswith((".", ":", "!", "?"))
+        if word[0].isupper() and not after_stop and word.casefold() not in _NOT_ENTITIES:
+            found.add(word.casefold().rstrip("'’s"))
+    return found
+
+
+def _missing_facts(sentence: str, source: str) -> str:
+    source_numbers = numbers(source)
+    for number in sorted(numbers(sentence)):
+        if number not in source_numbers:
+            return f"number {number}"
+    folded = source.casefold()
+    for name in sorted(entities(sentence)):
+        if name not in folded:
+            return f"name {name!r}"
+    return ""
