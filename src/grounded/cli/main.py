@@ -13,15 +13,15 @@ from typing import Annotated
 import typer
 
 from grounded import __version__
-from grounded.cli import chat, docs, ingest, models, search, status
+from grounded.cli import ask, chat, docs, guard, ingest, models, prompts, search, status
 from grounded.cli.context import State
 from grounded.errors import GroundedError
 
 app = typer.Typer(
     name="grounded",
     help=(
-        "Ingest documents with ACLs, search them as a principal, and call LLMs through "
-        "the gateway. See README.md."
+        "Ingest documents with ACLs, search them as a principal, ask for grounded answers "
+        "with verified citations, and call LLMs through the gateway. See README.md."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -33,6 +33,9 @@ app.command("status")(status.status)
 app.add_typer(docs.app, name="docs")
 app.add_typer(models.app, name="models")
 app.command("chat")(chat.chat)
+app.command("ask")(ask.ask)
+app.add_typer(guard.app, name="guard")
+app.add_typer(prompts.app, name="prompts")
 
 
 def _version(value: bool) -> None:

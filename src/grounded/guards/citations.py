@@ -20,6 +20,7 @@ _GROUP = re.compile(r"\s*\[\s*((?:(?:source\s*|s\s*)?\d+\s*[,;]?\s*)+)\]", re.IG
 _ID = re.compile(r"\d+")
 _LEADING = re.compile(r"^(?:\s*\[[^\]]{1,40}\])+")
 # "… over. [S1] Next" → "… over [S1]. Next", so that the sentence splitter sees the stop.
+_MARKER_THEN_CAPITAL = re.compile(r"(?<=\])\s+(?=[A-Z\"“(])")
 _AFTER_STOP = re.compile(r"([.!?])((?:\s*\[[^\]\n]{1,40}\])+)")
 
 
@@ -57,7 +58,11 @@ def parse_answer(answer: str, valid_ids: Collection[str]) -> list[AnswerSentence
 def split_cited(answer: str) -> list[str]:
     """The answer's sentences, each with the markers that belong to it."""
     answer = _AFTER_STOP.sub(r"\2\1", answer)
-    return _reattach_leading_markers([answer[s:e] for s, e in sentence_spans(answer)])
+    pieces = []
+    # Markers end a sentence even without a full stop ("Reset your password [S1] Then …").
+    for part in _MARKER_THEN_CAPITAL.split(answer):
+        pieces += [part[s:e] for s, e in sentence_spans(part)]
+    return _reattach_leading_markers(pieces)
 
 
 def _reattach_leading_markers(pieces: list[str]) -> list[str]:

@@ -132,7 +132,7 @@ class Verifier:
         terms = set(self._terms(sentence))
         source_terms = set(self._terms(source))
         lexical = len(terms & source_terms) / len(terms) if terms else 1.0
-        spans = sentence_spans(source) or [(0, len(source))]
+        spans = units(source) or [(0, len(source))]
         best = max(spans, key=lambda sp: len(terms & set(self._terms(source[sp[0] : sp[1]]))))
         missing = _missing_facts(sentence, source)
         reason = ""
@@ -149,6 +149,30 @@ class Verifier:
             if semantic < self.policy.min_semantic:
                 reason = f"semantic similarity {semantic:.2f} below {self.policy.min_semantic}"
         return _Support(not reason, reason, round(lexical, 3), semantic, best)
+
+
+_BLOCK_BREAK = re.compile(r"\s*(?:[-*•+]|\d+[.)])\s+|.*\s\|\s.*\s\|\s")
+
+
+def units(text: str) -> list[tuple[int, int]]:
+    """Spans of the text's sentences, where paragraphs, list items and table rows end one."""
+    out: list[tuple[int, int]] = []
+    block_start = None
+    position = 0
+    for line in text.splitlines(keepends=True):
+        starts_block = not line.strip() or _BLOCK_BREAK.match(line) is not None
+        if block_start is not None and starts_block:
+            out += sentence_spans(text, block_start, position)
+            block_start = None
+        if line.strip() and block_start is None:
+            block_start = position
+        if block_start is not None and " | " in line and line.count(" | ") >= 2:
+            out += sentence_spans(text, block_start, position + len(line))
+            block_start = None
+        position += len(line)
+    if block_start is not None:
+        out += sentence_spans(text, block_start, len(text))
+    return out
 
 
 def _elsewhere(

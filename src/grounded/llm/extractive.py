@@ -165,8 +165,10 @@ class ExtractiveModel:
 def split_sentences(text: str) -> list[str]:
     """Sentences of `text`, whitespace collapsed.
 
-    Paragraphs and list items end a sentence too; list markers are dropped, and
-    Markdown headings are left out (a title is not an answer).
+    Paragraphs, list items and table rows ("a | b | c") end a sentence too; list
+    markers are dropped, and Markdown headings and short title-case lines without
+    a full stop (headings that loaders keep as text) are left out: a title is not
+    an answer.
     """
     out = []
     for block in _blocks(text):
@@ -180,13 +182,29 @@ def _blocks(text: str) -> list[str]:
     for line in text.splitlines():
         stripped = line.strip()
         item = _LIST_ITEM.match(stripped)
-        if not stripped or item or _HEADING.match(stripped):
+        row = stripped.count(" | ") >= 2  # a table row: a record of its own
+        if not stripped or item or row or _HEADING.match(stripped) or _ends_row(blocks):
             blocks.append([])
         if item:
             blocks[-1].append(stripped[item.end() :])
         elif stripped and not _HEADING.match(stripped):
             blocks[-1].append(stripped)
-    return [" ".join(lines) for lines in blocks if lines]
+    return [" ".join(lines) for lines in blocks if lines and not _looks_like_title(lines)]
+
+
+def _ends_row(blocks: list[list[str]]) -> bool:
+    return bool(blocks[-1]) and blocks[-1][-1].count(" | ") >= 2
+
+
+def _looks_like_title(lines: list[str]) -> bool:
+    """A short line in title case without a full stop: a heading the loader kept as text."""
+    if len(lines) != 1 or lines[0].rstrip().endswith((".", "!", "?", ":", ";")):
+        return False
+    words = [w for w in lines[0].split() if w[:1].isalpha()]
+    if not words or len(words) > 10:
+        return False
+    capitalised = sum(1 for w in words if w[0].isupper())
+    return capitalised >= max(2, len(words) - 2)
 
 
 def _idf(term_sets: Sequence[frozenset[str]]) -> dict[str, float]:
