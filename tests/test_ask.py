@@ -230,6 +230,20 @@ def test_a_leaked_system_prompt_is_blocked(make: Any) -> None:
     assert "leak" in result.message
 
 
+def test_the_optional_llm_judge_can_overrule_the_rules(make: Any) -> None:
+    answer = cite("5 unused vacation days", "Up to 5 unused vacation days carry over [{sid}].")
+    verdicts = ['{"supported": false, "reason": "the source says next calendar year"}']
+    policy = "verification: {judge: true}\n"
+    rt, model = make([answer, *verdicts], policy=policy)
+    result = ask(rt, VACATION_Q, app="gen")
+    assert result.status == "answered_extractive" and "judge:" in result.message
+    assert model.requests[1].json_schema is not None  # the judge was asked for a verdict
+    rt, _ = make([answer, '{"supported": true, "reason": "stated"}'], policy=policy)
+    assert ask(rt, VACATION_Q, app="gen").status == "answered"
+    rt, _ = make([answer, ProviderError("scripted", "refused", kind="bad_request")], policy=policy)
+    assert ask(rt, VACATION_Q, app="gen").status == "answered_extractive"
+
+
 def test_the_model_failing_falls_back_to_the_extractive_answer(make: Any) -> None:
     rt, _ = make([ProviderError("scripted", "boom", kind="bad_request")])
     result = ask(rt, VACATION_Q, app="gen")

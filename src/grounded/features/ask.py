@@ -52,7 +52,7 @@ from grounded.domain import (
 )
 from grounded.errors import InvalidRequest, ProviderError
 from grounded.features.answer import REFUSAL, AskResult, GuardRecord
-from grounded.features.verify import citations, usable_sources, verify_answer
+from grounded.features.verify import JUDGE_SCHEMA, citations, judge, usable_sources, verify_answer
 from grounded.guards.citations import split_cited
 from grounded.guards.groundedness import Embed, Verifier, entities
 from grounded.guards.pii import install_log_redaction
@@ -314,8 +314,16 @@ class AskPipeline:
             return self._refusal(run, generated)
         t = time.perf_counter()
         verification = verify_answer(generated.text, sources, verifier)
-        run.timed("verify", t)
         policy = run.stack.policy.verification
+        if policy.judge:
+            route = policy.judge_route or run.app.route
+            verification = await judge(
+                verification,
+                sources,
+                self.prompts.get(policy.judge_prompt),
+                lambda request: self._gateway().structured(request, JUDGE_SCHEMA, route),
+            )
+        run.timed("verify", t)
         if verification.all_supported and verification.supported_text:
             return self._answered(run, "answered", verification, context, verifier, generated)
         if policy.on_unsupported == "drop" and verification.supported_text:

@@ -13,13 +13,22 @@ injected instruction must not find support in it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from grounded.domain import Citation, ContextSource, SentenceCheck
+from grounded.domain import (
+    ChatRequest,
+    ChatResponse,
+    Citation,
+    ContextSource,
+    Message,
+    SentenceCheck,
+)
+from grounded.errors import GroundedError
 from grounded.guards.citations import AnswerSentence, parse_answer, render_answer
 from grounded.guards.groundedness import Verifier
 from grounded.ingest.chunking import sentence_spans
+from grounded.prompts import PromptFile
 from grounded.retrieval.context import AssembledContext
 
 Spans = Mapping[str, Sequence[tuple[int, int]]]  # source id → flagged spans in its text
@@ -91,3 +100,44 @@ def _citation(marker: str, sentence: str, source: ContextSource, verifier: Verif
         start=source.start + start,
         end=source.start + end,
     )
+
+
+JUDGE_SCHEMA = {
+    "type": "object",
+    "properties": {"supported": {"type": "boolean"}, "reason": {"type": "string"}},
+    "required": ["supported", "reason"],
+}
+Judge = Callable[[ChatRequest], Awaitable[ChatResponse]]
+
+
+async def judge(
+    verification: Verification,
+    sources: Mapping[str, ContextSource],
+    prompt: PromptFile,
+    ask_model: Judge,
+) -> Verification:
+    """The optional LLM verifier: a second opinion on every sentence the rules accepted.
+
+    A sentence passes only if the judge says so too. A judge that fails or answers
+    outside the schema fails the sentence: an unverifiable claim is not shown.
+    """
+    checks = list(verification.checks)
+    for i, check in enumerate(checks):
+        if not (check.supported and check.factual and check.supported_by):
+            continue
+        rendered = prompt.render(sentence=check.sentence, source=sources[check.supported_by].text)
+        request = ChatRequest(
+            (Message.system(rendered.system), Message.user(rendered.user)),
+            json_schema=JUDGE_SCHEMA,
+            schema_name="verdict",
+            task="verify",
+            **rendered.params.chat_kwargs(),
+        )
+        try:
+            output = (await ask_model(request)).output or {}
+            ok, why = bool(output.get("supported")), str(output.get("reason", ""))[:200]
+        except GroundedError as exc:
+            ok, why = False, f"the judge failed ({getattr(exc, 'kind', type(exc).__name__)})"
+        if not ok:
+            checks[i] = replace(check, supported=False, reason=f"judge: {why or 'not supported'}")
+    return replace(verification, checks=tuple(checks))

@@ -9,10 +9,13 @@ the first cited source that passes every check supports it:
   and every named entity (a capitalised word that does not start the sentence,
   or an all-caps/alphanumeric code like SEV2) appears in the source;
 - negation: a sentence with a negation ("not", "never", "no", "n't", "without",
-  "cannot") needs one in the source sentence that supports it best — "days do
-  not carry over" is not supported by "days carry over";
+  "cannot") needs a negation or a word of negative polarity ("blocked", "only",
+  "expire") in the source sentence that supports it best — "days do not carry
+  over" is not supported by "days carry over";
 - semantic (when an embedder is given): the cosine similarity between the
-  sentence and its best-matching source sentence is at least `min_semantic`.
+  sentence and its best-matching source sentence is at least `min_semantic`;
+  and a paraphrase whose meaning is close (at least `paraphrase_semantic`) needs
+  only `paraphrase_lexical` of its terms in the source instead of `min_lexical`.
 
 Sentences without a factual claim ("Here is what I found:") pass unchecked;
 a factual sentence without a valid citation fails. When the cited sources fail
@@ -72,6 +75,13 @@ _NEGATION = re.compile(
 )
 _MASK = re.compile(r"\[[A-Z_]{2,}\]")
 _WORD = re.compile(r"[A-Za-z][\w'’-]*")
+# What a source may say a negation with: "blocked", "only then", "expire". (Not "un-"
+# words: "unused days carry over" must not support "days do not carry over".)
+_POLARITY = re.compile(
+    _NEGATION.pattern + r"|\b(?:blocked|banned|forbidden|prohibited|only|until|"
+    r"expires?|expired|lose|lost|forfeit(?:ed)?|instead)\b",
+    re.I,
+)
 _CODE = re.compile(r"\b(?=[A-Z0-9-]*[A-Z])(?=[A-Z0-9-]*\d)[A-Z0-9-]{2,}\b|\b[A-Z]{2,}\b")
 _BOILERPLATE = re.compile(
     r"^(?:here is|here's|based on|according to|i hope|let me know|in summary|to summari[sz]e|"
@@ -134,21 +144,43 @@ class Verifier:
         lexical = len(terms & source_terms) / len(terms) if terms else 1.0
         spans = units(source) or [(0, len(source))]
         best = max(spans, key=lambda sp: len(terms & set(self._terms(source[sp[0] : sp[1]]))))
-        missing = _missing_facts(sentence, source)
-        reason = ""
-        if lexical < self.policy.min_lexical:
-            reason = f"only {lexical:.0%} of its terms are in the source"
-        elif missing:
-            reason = f"{missing} not in the source"
-        elif _NEGATION.search(sentence) and not _NEGATION.search(source[best[0] : best[1]]):
-            reason = "negation not in the source"
         semantic = None
-        if self.embed is not None and not reason:
+        if self.embed is not None:
             vectors = self.embed([sentence, *(source[s:e] for s, e in spans)])
             semantic = float(np.max(vectors[1:] @ vectors[0]))
-            if semantic < self.policy.min_semantic:
-                reason = f"semantic similarity {semantic:.2f} below {self.policy.min_semantic}"
-        return _Support(not reason, reason, round(lexical, 3), semantic, best)
+        return _Support(
+            *self._judge(sentence, source, lexical, semantic, best),
+            round(lexical, 3),
+            semantic,
+            best,
+        )
+
+    def _judge(
+        self,
+        sentence: str,
+        source: str,
+        lexical: float,
+        semantic: float | None,
+        best_span: tuple[int, int],
+    ) -> tuple[bool, str]:
+        policy = self.policy
+        # A paraphrase shares fewer words; a close meaning makes up for some of them.
+        rescued = (
+            semantic is not None
+            and semantic >= policy.paraphrase_semantic
+            and lexical >= policy.paraphrase_lexical
+        )
+        missing = _missing_facts(sentence, source)
+        if lexical < policy.min_lexical and not rescued:
+            return False, f"only {lexical:.0%} of its terms are in the source"
+        if missing:
+            return False, f"{missing} not in the source"
+        best = source[best_span[0] : best_span[1]]
+        if _NEGATION.search(sentence) and not _POLARITY.search(best):
+            return False, "negation not in the source"
+        if semantic is not None and semantic < policy.min_semantic:
+            return False, f"semantic similarity {semantic:.2f} below {policy.min_semantic}"
+        return True, ""
 
 
 _BLOCK_BREAK = re.compile(r"\s*(?:[-*•+]|\d+[.)])\s+|.*\s\|\s.*\s\|\s")

@@ -102,8 +102,12 @@ class VerificationPolicy(_Section):
     min_lexical: float = Field(default=0.6, ge=0, le=1, description="content-term support")
     semantic: bool = True  # also compare meaning with the embedder (when there is one)
     min_semantic: float = Field(default=0.55, ge=-1, le=1, description="cosine similarity")
+    # A paraphrase shares fewer words: this close in meaning, this share of terms will do.
+    paraphrase_semantic: float = Field(default=0.75, ge=-1, le=1)
+    paraphrase_lexical: float = Field(default=0.3, ge=0, le=1)
     judge: bool = False  # also ask the app's model route to judge each sentence
     judge_route: str | None = None  # None = the app's route
+    judge_prompt: str = "verify-judge@1"
 
 
 class GuardPolicy(_Section):
@@ -167,7 +171,6 @@ def _stage_enabled(policy: GuardPolicy, name: str, stage: Stage) -> bool:
 def build_guards(policy: GuardPolicy) -> GuardStack:
     """The guards the policy enables, injection first (it reads the unredacted text)."""
     from grounded.guards.injection import InjectionGuard
-
     from grounded.guards.leak import LeakGuard
     from grounded.guards.limits import OutputLimitsGuard
     from grounded.guards.pii import PiiGuard
