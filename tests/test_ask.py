@@ -156,7 +156,7 @@ def test_a_verified_model_answer_is_answered_with_its_citations(make: Any) -> No
     rt, model = make(
         [
             cite(
-                "5 unused vacation days",
+                "5 unused vacation days carry over",
                 "Up to 5 unused vacation days carry over to the next calendar year [{sid}].",
             )
         ]
@@ -173,7 +173,7 @@ def test_a_hallucinated_number_is_replaced_by_the_extractive_answer(make: Any) -
     rt, _ = make(
         [
             cite(
-                "5 unused vacation days",
+                "5 unused vacation days carry over",
                 "Up to 12 unused vacation days carry over to the next calendar year [{sid}].",
             )
         ]
@@ -191,7 +191,7 @@ def test_the_policy_decides_what_happens_to_unsupported_sentences(
     make: Any, on_unsupported: str, status: str
 ) -> None:
     reply = cite(
-        "5 unused vacation days",
+        "5 unused vacation days carry over",
         "Up to 5 unused vacation days carry over to the next calendar year [{sid}]. "
         "Carried-over days must be used by June 30 [{sid}].",
     )
@@ -231,7 +231,8 @@ def test_a_leaked_system_prompt_is_blocked(make: Any) -> None:
 
 
 def test_the_optional_llm_judge_can_overrule_the_rules(make: Any) -> None:
-    answer = cite("5 unused vacation days", "Up to 5 unused vacation days carry over [{sid}].")
+    snippet = "5 unused vacation days carry over"
+    answer = cite(snippet, "Up to 5 unused vacation days carry over [{sid}].")
     verdicts = ['{"supported": false, "reason": "the source says next calendar year"}']
     policy = "verification: {judge: true}\n"
     rt, model = make([answer, *verdicts], policy=policy)
@@ -334,7 +335,7 @@ def test_pii_never_reaches_an_external_model_the_answer_or_the_logs(
 
 def test_streaming_shows_verified_sentences_then_the_result(make: Any) -> None:
     reply = cite(
-        "5 unused vacation days",
+        "5 unused vacation days carry over",
         "Up to 5 unused vacation days carry over to the next calendar year [{sid}]. "
         "Carried-over days must be used by March 31 [{sid}].",
     )

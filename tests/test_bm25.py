@@ -69,3 +69,26 @@ def test_a_stale_index_is_not_used(tmp_path: Path) -> None:
     [hit] = store.keyword_search("zebra", ACME, SearchFilters(), 5)
     assert store.fetch([hit.chunk_id], ACME)[hit.chunk_id][1].doc_id == "new"
     assert store._bm25 is None  # noqa: SLF001 - answered by FTS5
+
+
+def test_documents_a_principal_cannot_read_change_neither_their_results_nor_scores(
+    tmp_path: Path,
+) -> None:
+    """Statistics are the principal's: hidden documents full of a query term shift nothing."""
+    alone, crowded = SqliteStore(tmp_path / "a"), SqliteStore(tmp_path / "b")
+    for store in (alone, crowded):
+        _corpus(store)
+    for i in range(50):  # "falcon" everywhere, readable by hr only, and another tenant's
+        put(crowded, f"hidden{i}", ["falcon falcon robot plan"], Acl.of("acme", groups=["hr"]))
+        put(crowded, f"globex{i}", ["falcon vpn"], Acl.of("globex"))
+    for store in (alone, crowded):
+        store.refresh_derived()
+    for query in ("falcon robot", "vpn falcon term3", "robot"):
+        a = alone.keyword_search(query, ACME, SearchFilters(), 30)
+        b = crowded.keyword_search(query, ACME, SearchFilters(), 30)
+        assert [(h.rank, round(h.score, 5)) for h in a] == [(h.rank, round(h.score, 5)) for h in b]
+        docs_a = alone.fetch([h.chunk_id for h in a], ACME)
+        docs_b = crowded.fetch([h.chunk_id for h in b], ACME)
+        assert [docs_a[h.chunk_id][1].doc_id for h in a] == [
+            docs_b[h.chunk_id][1].doc_id for h in b
+        ]

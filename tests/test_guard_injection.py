@@ -16,12 +16,14 @@ from grounded.errors import ConfigError
 from grounded.guards import injection
 from grounded.guards.base import RuleActions
 from grounded.guards.injection import INJECTION_RULES, InjectionGuard, find_injection
+from grounded.guards.injection_rules import GATES
 from grounded.guards.normalize import (
     decoded_payloads,
     leet_fold,
     normalize,
     normalize_with_offsets,
 )
+from grounded.guards.rulegate import Keywords
 from grounded.ports import Guard
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -441,8 +443,8 @@ def test_no_keyword_gate_hides_a_match() -> None:
         norm = normalize(text)
         views += [norm, leet_fold(norm), *decoded_payloads(text)]
     for view in views:
-        keywords = injection._Keywords(view)  # noqa: SLF001
-        for index, rule in enumerate(injection._RULES):  # noqa: SLF001
+        keywords = Keywords(view, GATES)
+        for index, rule in enumerate(GATES.rules):
             if injection._first_use(rule, view) is not None:  # noqa: SLF001
                 assert keywords.open(index), (rule.family, rule.pattern.pattern[:60], view[:80])
 

@@ -40,9 +40,10 @@ class SqliteStoreConfig(_Section):
     # Dense search is exact below this many chunks and HNSW (hnswlib) above it;
     # exact passes 50 ms p95 between 200k and 500k (bench/vector_scaling.py).
     ann_min_chunks: int = Field(default=250_000, ge=0)
-    # Keyword search is ranked by FTS5 below this many chunks and by the in-memory
-    # BM25 index above it (FTS5 scores every matching row; see docs/benchmarks.md).
-    bm25_min_chunks: int = Field(default=50_000, ge=0)
+    # Keyword search is ranked by the in-memory BM25 index from this many chunks up,
+    # and by FTS5 below. 0 (always the index): its statistics are the principal's
+    # own, so hidden documents cannot shift rankings; FTS5's bm25() uses global ones.
+    bm25_min_chunks: int = Field(default=0, ge=0)
 
 
 StoreConfig = Annotated[SqliteStoreConfig, Field(discriminator="kind")]

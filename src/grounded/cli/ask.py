@@ -86,11 +86,11 @@ def _print(result: AskResult, with_answer: bool = True) -> None:
             typer.secho(f"     “{_short(c.quote)}”", dim=True)
     supported = sum(1 for v in result.verification if v.supported and v.factual)
     factual = sum(1 for v in result.verification if v.factual)
-    notes = [result.status.replace("_", " ")]
+    notes = [{"answered_extractive": "answered (extractive)"}.get(result.status, result.status)]
     if factual:
         notes.append(f"{supported}/{factual} sentences verified")
-    if result.model:
-        notes.append(result.model)
+    if result.model and result.model != "extractive":
+        notes.append(f"model {result.model}")
     notes.append(f"{result.latency_ms:.0f} ms")
     typer.secho("\n" + " · ".join(notes), dim=True)
     if result.message:

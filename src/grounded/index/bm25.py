@@ -1,19 +1,27 @@
-"""An in-memory BM25 index (eager sparse scoring) for indexes too large for FTS5 ranking.
+"""The in-memory BM25 index: keyword ranking with per-principal statistics.
 
 FTS5 ranks by computing `bm25()` for every row that matches any query term:
 about 2 µs a row here, so an OR query matching 60,000 of 200,000 chunks costs
-over 100 ms (docs/benchmarks.md). This index precomputes each (term, chunk)
-BM25 weight at build time, so a query is a few vectorised gathers: a
-milliseconds-scale scan regardless of how many chunks match.
+over 100 ms (docs/benchmarks.md). This index holds the postings as arrays, so
+a query is a few vectorised gathers: a milliseconds-scale scan regardless of
+how many chunks match.
 
-Like the HNSW index it is derived, built by ingestion above
-`store.bm25_min_chunks`, tagged with the store generation and never used
-stale (FTS5 answers until it is rebuilt). Tokenisation follows the FTS5
+Like the HNSW index it is derived, built by ingestion (from
+`store.bm25_min_chunks` chunks up, default 0: always), tagged with the store
+generation and never used stale (FTS5 answers until it is rebuilt, after a
+crash mid-ingestion or while another process is ingesting). Tokenisation follows the FTS5
 table's: Unicode words, lower case, diacritics removed, English stop words
 dropped, Porter stemming.
 
-The ACL filter is applied before ranking, as in the SQL path: scores of rows
-the principal may not read are set to -inf before the top k is taken.
+The ACL filter is applied before ranking, and so are the statistics: idf and
+the average length are computed per search over the rows the principal may
+read (and the filters allow), never over the whole index. A document the
+principal cannot read therefore changes neither which chunks they get nor
+their scores — FTS5's bm25(), whose statistics are global, cannot promise
+that, which is why this index serves every search once built
+(`store.bm25_min_chunks`, default 0). The index stores term frequencies and
+lengths; weights are computed at query time from them, a few vectorised
+operations per query term.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import numpy.typing as npt
 from grounded.domain import Hit
 from grounded.index.fts import STOPWORDS
 
+FORMAT = 2  # 2: term frequencies and lengths, statistics per search (1: global weights)
 K1 = 1.2  # the parameters FTS5's bm25() uses too
 B = 0.75
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -61,13 +70,14 @@ class Bm25Index:
         vocab: dict[str, int],
         indptr: npt.NDArray[np.int64],
         rows: npt.NDArray[np.int32],
-        weights: npt.NDArray[np.float32],
+        tf: npt.NDArray[np.float32],
+        lengths: npt.NDArray[np.float32],
         chunk_ids: npt.NDArray[np.int64],
         acl_ids: npt.NDArray[np.int64],
     ) -> None:
         self.generation = generation
         self.vocab = vocab
-        self.indptr, self.rows, self.weights = indptr, rows, weights
+        self.indptr, self.rows, self.tf, self.lengths = indptr, rows, tf, lengths
         self.chunk_ids, self.acl_ids = chunk_ids, acl_ids
         self._tokenize = Tokenizer()
 
@@ -104,24 +114,17 @@ class Bm25Index:
         chunk_ids: list[int],
         acl_ids: list[int],
     ) -> Bm25Index:
-        n_docs = len(lengths)
+        n_docs = max(len(lengths), 1)
         terms = np.asarray(term_ids, dtype=np.int64)
         docs = np.asarray(doc_rows, dtype=np.int64)
-        # (term, doc) pairs with their counts: term frequencies.
-        keys = terms * max(n_docs, 1) + docs
-        uniq, tf = np.unique(keys, return_counts=True)
-        t, d = uniq // max(n_docs, 1), uniq % max(n_docs, 1)
-        df = np.bincount(t, minlength=len(vocab))
-        # FTS5's idf, so both keyword paths rank alike: terms in over half the
-        # chunks get a token weight instead of a negative one.
-        idf = np.maximum(np.log((n_docs - df + 0.5) / (df + 0.5)), 1e-6)
-        dl = np.asarray(lengths, dtype=np.float32)
-        norm = K1 * (1 - B + B * dl / max(float(dl.mean()) if n_docs else 1.0, 1e-9))
-        weights = (idf[t] * tf * (K1 + 1) / (tf + norm[d])).astype(np.float32)
+        # (term, doc) pairs with their counts: term frequencies, grouped by term.
+        uniq, tf = np.unique(terms * n_docs + docs, return_counts=True)
+        t, d = uniq // n_docs, uniq % n_docs
         indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-        np.cumsum(df, out=indptr[1:])
+        np.cumsum(np.bincount(t, minlength=len(vocab)), out=indptr[1:])
         return cls(
-            generation, vocab, indptr, d.astype(np.int32), weights,
+            generation, vocab, indptr, d.astype(np.int32), tf.astype(np.float32),
+            np.asarray(lengths, dtype=np.float32),
             np.asarray(chunk_ids, dtype=np.int64), np.asarray(acl_ids, dtype=np.int64),
         )  # fmt: skip
 
@@ -135,17 +138,26 @@ class Bm25Index:
         terms = {self.vocab[t] for t in self._tokenize(query) if t in self.vocab}
         if not terms or len(allowed_acls) == 0:
             return []
+        visible = np.isin(self.acl_ids, allowed_acls)
+        if allowed_chunks is not None:
+            visible &= np.isin(self.chunk_ids, allowed_chunks)
+        n_visible = int(visible.sum())
+        if n_visible == 0:
+            return []
+        avgdl = max(float(self.lengths[visible].mean()), 1e-9)
         scores = np.zeros(len(self.chunk_ids), dtype=np.float32)
         matched = np.zeros(len(self.chunk_ids), dtype=bool)
         for term in terms:
             lo, hi = self.indptr[term], self.indptr[term + 1]
-            rows = self.rows[lo:hi]
-            scores[rows] += self.weights[lo:hi]  # each row occurs once per term
+            seen = visible[self.rows[lo:hi]]
+            rows, tf = self.rows[lo:hi][seen], self.tf[lo:hi][seen]
+            # Statistics of the rows this search may see, never of the whole index.
+            df = len(rows)
+            idf = max(np.log((n_visible - df + 0.5) / (df + 0.5)), 1e-6)
+            norm = K1 * (1 - B + B * self.lengths[rows] / avgdl)
+            scores[rows] += (idf * tf * (K1 + 1) / (tf + norm)).astype(np.float32)
             matched[rows] = True
-        keep = matched & np.isin(self.acl_ids, allowed_acls)
-        if allowed_chunks is not None:
-            keep &= np.isin(self.chunk_ids, allowed_chunks)
-        candidates = np.flatnonzero(keep)
+        candidates = np.flatnonzero(matched)
         if len(candidates) == 0:
             return []
         top = min(k, len(candidates))
@@ -162,7 +174,8 @@ class Bm25Index:
         with tmp.open("wb") as fh:
             np.savez(
                 fh, generation=np.int64(self.generation), terms=terms.astype(str),
-                indptr=self.indptr, rows=self.rows, weights=self.weights,
+                format=np.int64(FORMAT), indptr=self.indptr, rows=self.rows, tf=self.tf,
+                lengths=self.lengths,
                 chunk_ids=self.chunk_ids, acl_ids=self.acl_ids,
             )  # fmt: skip
         os.replace(tmp, path)
@@ -171,12 +184,12 @@ class Bm25Index:
     def load(cls, path: Path, generation: int) -> Bm25Index | None:
         try:
             with np.load(path) as data:
-                if int(data["generation"]) != generation:
-                    return None
+                if int(data["generation"]) != generation or int(data["format"]) != FORMAT:
+                    return None  # an older file: FTS5 answers until ingestion rebuilds it
                 vocab = {str(t): i for i, t in enumerate(data["terms"])}
                 return cls(
-                    generation, vocab, data["indptr"], data["rows"], data["weights"],
-                    data["chunk_ids"], data["acl_ids"],
+                    generation, vocab, data["indptr"], data["rows"], data["tf"],
+                    data["lengths"], data["chunk_ids"], data["acl_ids"],
                 )  # fmt: skip
         except (OSError, KeyError, ValueError):
             return None

@@ -87,7 +87,7 @@ class SqliteStore:
         *,
         busy_timeout_ms: int = 30_000,
         ann_min_chunks: int = 250_000,
-        bm25_min_chunks: int = 50_000,
+        bm25_min_chunks: int = 0,
     ) -> None:
         self.data_dir = data_dir
         self.ann_min_chunks = ann_min_chunks
@@ -126,14 +126,21 @@ class SqliteStore:
             self._db.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, *, searchable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction; `searchable` ones bump the generation derived indexes check.
+
+        Run bookkeeping changes nothing a search sees: it leaves the generation (and so
+        the vector snapshot and the BM25 index built at the end of a run) current.
+        """
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
-                self._db.execute(
-                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
-                )
+                if searchable:
+                    self._db.execute(
+                        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
+                        "WHERE key = 'generation'"
+                    )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -297,7 +304,7 @@ class SqliteStore:
         return sorted(str(r[0]) for r in rows if str(r[0]) not in seen)
 
     def begin_run(self, source: str, collection: str) -> int:
-        with self._write() as db:
+        with self._write(searchable=False) as db:
             cur = db.execute(
                 "INSERT INTO runs (started_at, status, source, collection) VALUES (?, ?, ?, ?)",
                 (_now(), "running", source, collection),
@@ -307,7 +314,7 @@ class SqliteStore:
     def finish_run(
         self, run_id: int, status: str, stats: dict[str, Any], errors: list[dict[str, str]]
     ) -> None:
-        with self._write() as db:
+        with self._write(searchable=False) as db:
             db.execute(
                 "UPDATE runs SET finished_at = ?, status = ?, stats = ?, errors = ? WHERE id = ?",
                 (_now(), status, json.dumps(stats), json.dumps(errors), run_id),
