@@ -92,3 +92,19 @@ def test_documents_a_principal_cannot_read_change_neither_their_results_nor_scor
         assert [docs_a[h.chunk_id][1].doc_id for h in a] == [
             docs_b[h.chunk_id][1].doc_id for h in b
         ]
+
+
+def test_an_index_from_an_older_version_is_rebuilt_on_first_search(tmp_path: Path) -> None:
+    import numpy as np
+
+    store = SqliteStore(tmp_path)
+    _corpus(store)
+    store.refresh_derived()
+    with np.load(tmp_path / BM25_FILE) as data:  # rewrite it without a format: version 1
+        old = {k: data[k] for k in data.files if k != "format"}
+    np.savez(tmp_path / BM25_FILE, **old)
+    reopened = SqliteStore(tmp_path)
+    assert reopened.keyword_search("robot", ACME, SearchFilters(), 5)
+    assert reopened._bm25 is not None  # noqa: SLF001 - rebuilt, not FTS5
+    with np.load(tmp_path / BM25_FILE) as data:
+        assert "format" in data.files

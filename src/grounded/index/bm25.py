@@ -180,12 +180,23 @@ class Bm25Index:
             )  # fmt: skip
         os.replace(tmp, path)
 
+    @staticmethod
+    def current_format(path: Path) -> bool:
+        """Whether `path` holds an index in this version's format (whatever its generation)."""
+        try:
+            with np.load(path) as data:
+                return "format" in data and int(data["format"]) == FORMAT
+        except (OSError, ValueError):
+            return False
+
     @classmethod
     def load(cls, path: Path, generation: int) -> Bm25Index | None:
         try:
             with np.load(path) as data:
-                if int(data["generation"]) != generation or int(data["format"]) != FORMAT:
-                    return None  # an older file: FTS5 answers until ingestion rebuilds it
+                if "format" not in data or int(data["format"]) != FORMAT:
+                    return None  # an older version's file: rebuilt on first use
+                if int(data["generation"]) != generation:
+                    return None  # stale: FTS5 answers until ingestion rebuilds it
                 vocab = {str(t): i for i, t in enumerate(data["terms"])}
                 return cls(
                     generation, vocab, data["indptr"], data["rows"], data["tf"],

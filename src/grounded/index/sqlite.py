@@ -398,7 +398,14 @@ class SqliteStore:
         generation = self.generation()
         if self._bm25_generation != generation:
             self._bm25_generation = generation
-            self._bm25 = Bm25Index.load(self.data_dir / BM25_FILE, generation)
+            path = self.data_dir / BM25_FILE
+            self._bm25 = Bm25Index.load(path, generation)
+            if self._bm25 is None and not Bm25Index.current_format(path):
+                # Missing, or written by an older version: build it now (an index
+                # upgraded in place has no ingest run to do it). A file that is merely
+                # behind the generation is another process's run in progress: FTS5
+                # answers until that run rebuilds it.
+                self._refresh_bm25()
         if self._bm25 is not None and len(self._bm25.chunk_ids) < self.bm25_min_chunks:
             return None  # built under a lower threshold; this store ranks with FTS5
         return self._bm25
