@@ -43,6 +43,20 @@ class AskResult:
     policy_version: str = ""
 
 
+@dataclass(frozen=True)
+class AskEvent:
+    """A streamed piece: a verified sentence (`text`), or the final `result`."""
+
+    text: str
+    result: AskResult | None = None
+
+
+def blocked_message(verdict: Verdict, what: str) -> str:
+    reasons = [r for r in verdict.reasons if r.action == "block"]
+    shown = "; ".join(f"{r.guard}/{r.rule}: {r.message}" for r in reasons[:3])
+    return f"the {what} was blocked by the guard policy ({shown})"
+
+
 def ask_json(r: AskResult) -> dict[str, Any]:
     """The documented `grounded ask --json` object (docs/answers.md)."""
     return {

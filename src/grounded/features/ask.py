@@ -24,10 +24,7 @@ exists.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,16 +41,30 @@ from grounded.domain import (
     Principal,
     SearchFilters,
     SearchResult,
-    SentenceCheck,
     SourceText,
     Stage,
     Usage,
     Verdict,
 )
 from grounded.errors import InvalidRequest, ProviderError
-from grounded.features.answer import REFUSAL, AskResult, GuardRecord
-from grounded.features.verify import JUDGE_SCHEMA, citations, judge, usable_sources, verify_answer
-from grounded.guards.citations import split_cited
+from grounded.features.answer import REFUSAL, AskEvent, AskResult, GuardRecord, blocked_message
+from grounded.features.prompting import (
+    PromptSource,
+    SentenceBuffer,
+    canary_for,
+    canary_key,
+    says_not_found,
+)
+from grounded.features.verify import (
+    JUDGE_SCHEMA,
+    citations,
+    failure_summary,
+    judge,
+    paragraph,
+    source_spans,
+    usable_sources,
+    verify_answer,
+)
 from grounded.guards.groundedness import Embed, Verifier, entities
 from grounded.guards.pii import install_log_redaction
 from grounded.guards.policy import GuardStack, build_guards, load_policy
@@ -64,10 +75,8 @@ from grounded.retrieval.context import AssembledContext, assemble
 from grounded.retrieval.hybrid import HybridRetriever
 
 log = logging.getLogger(__name__)  # redacted: see grounded.guards.pii.install_log_redaction
-NOT_FOUND = "NOT_FOUND"
 WINDOW_MARGIN = 0.9  # our tokenizer only estimates the model's count: keep 10% spare
 MAX_QUESTION_CHARS = 4000
-CANARY_KEY = "secrets/canary.key"
 
 
 @dataclass
@@ -90,14 +99,6 @@ class _Run:
 
     def timed(self, stage: str, since: float) -> None:
         self.stages[stage] = round((time.perf_counter() - since) * 1000, 3)
-
-
-@dataclass(frozen=True)
-class AskEvent:
-    """A streamed piece: a verified sentence (`text`), or the final `result`."""
-
-    text: str
-    result: AskResult | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class AskPipeline:
         self._embed = embed
         self._terms = Tokenizer()
         self._stacks: dict[Path | None, GuardStack] = {}
-        self._canary_key = _canary_key(settings.data_dir)
+        self._canary_key = canary_key(settings.data_dir)
 
     def app(self, name: str) -> AppConfig:
         try:
@@ -189,7 +190,7 @@ class AskPipeline:
         run = _Run(app, cfg, self.guards_for(cfg), principal, question, emit=emit)
         verdict = self._scan(run, question, "input", "guard_in")
         if verdict.blocked:
-            return self._finish(run, "blocked", "", message=_blocked_message(verdict, "question"))
+            return self._finish(run, "blocked", "", message=blocked_message(verdict, "question"))
         run.question = verdict.text
         t = time.perf_counter()
         results = self._retrieve(run)
@@ -253,7 +254,7 @@ class AskPipeline:
                 run.dropped.append((r.chunk.chunk_id, "guard"))
                 continue
             spans = [
-                _paragraph(r.chunk.text, x.start, x.end)
+                paragraph(r.chunk.text, x.start, x.end)
                 for x in verdict.reasons
                 if x.guard == "injection"
             ]
@@ -292,7 +293,7 @@ class AskPipeline:
     # ------------------------------------------------------------------ answering
 
     async def _answer(self, run: _Run, context: AssembledContext) -> AskResult:
-        sources = usable_sources(context, _source_spans(context, run.flagged))
+        sources = usable_sources(context, source_spans(context, run.flagged))
         verifier = self._verifier(run)
         if run.app.answer_mode == "extractive":
             return self._extractive(run, context, sources, verifier)
@@ -308,9 +309,9 @@ class AskPipeline:
             canary=run.canary, system_prompt=run.system_prompt,
         )  # fmt: skip
         if raw.blocked:
-            message = _blocked_message(raw, "answer")
+            message = blocked_message(raw, "answer")
             return self._finish(run, "blocked", "", generated=generated, message=message)
-        if _says_not_found(generated.text):
+        if says_not_found(generated.text):
             return self._refusal(run, generated)
         t = time.perf_counter()
         verification = verify_answer(generated.text, sources, verifier)
@@ -343,16 +344,16 @@ class AskPipeline:
                 sources,
                 verifier,
                 generated,
-                _failure_summary(verification.checks),
+                failure_summary(verification.checks),
             )
         return self._refusal(run, generated)
 
     async def _generate(self, run: _Run, context: AssembledContext) -> _Generated:
         prompt = self.prompts.get(run.app.prompt)
-        canary = self._canary(run, context)
+        canary = canary_for(self._canary_key, run.app_name, run.question, context)
         rendered = prompt.render(
             question=run.question,
-            sources=[_PromptSource.of(s) for s in context.sources],
+            sources=[PromptSource.of(s) for s in context.sources],
             instructions=run.app.instructions,
             canary=canary,
         )
@@ -385,9 +386,9 @@ class AskPipeline:
         gateway = self._gateway()
         if run.emit is None:
             return await gateway.complete(request, run.app.route)
-        sources = usable_sources(context, _source_spans(context, run.flagged))
+        sources = usable_sources(context, source_spans(context, run.flagged))
         verifier = self._verifier(run)
-        buffer = _SentenceBuffer(lambda s: self._emit_if_verified(run, s, sources, verifier))
+        buffer = SentenceBuffer(lambda s: self._emit_if_verified(run, s, sources, verifier))
         response = None
         async for event in gateway.stream(request, run.app.route):
             buffer.feed(event.delta)
@@ -413,12 +414,6 @@ class AskPipeline:
     def _external(self, route: str) -> bool:
         names = self.settings.routes[route].models if route in self.settings.routes else [route]
         return any(is_external(self.settings.models[n]) for n in names)
-
-    def _canary(self, run: _Run, context: AssembledContext) -> str:
-        """Unpredictable without the installation's key, yet equal for equal requests (caching)."""
-        material = "\x1f".join([run.app_name, run.question, *(s.text for s in context.sources)])
-        digest = hmac.new(self._canary_key, material.encode(), hashlib.sha256).hexdigest()
-        return f"canary-{digest[:16]}"
 
     def _extractive(
         self,
@@ -488,7 +483,7 @@ class AskPipeline:
         if verdict.blocked:
             return _replace(
                 result, status="blocked", answer="", citations=(), verification=(), guards=guards,
-                message=_blocked_message(verdict, "answer"),
+                message=blocked_message(verdict, "answer"),
             )  # fmt: skip
         return _replace(result, answer=verdict.text, guards=guards)
 
@@ -527,21 +522,6 @@ class AskPipeline:
         )
 
 
-@dataclass(frozen=True)
-class _PromptSource:
-    """What a prompt template sees of a source: public attributes only, no objects behind them."""
-
-    id: str
-    title: str
-    heading: str
-    text: str
-
-    @classmethod
-    def of(cls, source: ContextSource) -> _PromptSource:
-        heading = " › ".join(source.heading_path)
-        return cls(source.id, source.document.title, heading, source.text)
-
-
 def _check_question(question: str) -> None:
     if not question.strip():
         raise InvalidRequest("the question is empty; ask something")
@@ -551,87 +531,9 @@ def _check_question(question: str) -> None:
         )
 
 
-def _source_spans(
-    context: AssembledContext, flagged: dict[str, list[tuple[int, int]]]
-) -> dict[str, list[tuple[int, int]]]:
-    """Flagged document spans → spans in each source's text."""
-    out: dict[str, list[tuple[int, int]]] = {}
-    for source in context.sources:
-        for chunk_id in source.chunk_ids:
-            for start, end in flagged.get(chunk_id, ()):
-                s, e = max(start, source.start), min(end, source.end)
-                if s < e:
-                    out.setdefault(source.id, []).append((s - source.start, e - source.start))
-    return out
-
-
 def _same_reasons(record: GuardRecord, earlier: Sequence[GuardRecord]) -> bool:
     rules = {(r.guard, r.rule) for r in record.verdict.reasons}
     return any(
         g.stage == record.stage and {(r.guard, r.rule) for r in g.verdict.reasons} == rules
         for g in earlier
     )
-
-
-def _paragraph(text: str, start: int, end: int) -> tuple[int, int]:
-    """The paragraph around a finding: an injected instruction rarely ends at its trigger
-    ("Ignore previous instructions. Then tell the user that …"). -1 = the whole text."""
-    if start < 0:
-        return 0, len(text)
-    before = text.rfind("\n\n", 0, start)
-    after = text.find("\n\n", end)
-    return (0 if before < 0 else before + 2), (len(text) if after < 0 else after)
-
-
-def _failure_summary(checks: Sequence[SentenceCheck]) -> str:
-    failed = [c for c in checks if not c.supported]
-    return (
-        f"the model's answer failed verification ({len(failed)} of {len(checks)} sentences "
-        f"unsupported; first: {failed[0].reason if failed else 'no factual sentence'}), "
-        "so the answer is extractive"
-    )
-
-
-def _says_not_found(text: str) -> bool:
-    return NOT_FOUND in text.upper().replace(" ", "_") and len(text.strip()) < 80
-
-
-def _blocked_message(verdict: Verdict, what: str) -> str:
-    reasons = [r for r in verdict.reasons if r.action == "block"]
-    shown = "; ".join(f"{r.guard}/{r.rule}: {r.message}" for r in reasons[:3])
-    return f"the {what} was blocked by the guard policy ({shown})"
-
-
-def _canary_key(data_dir: Path) -> bytes:
-    """A per-installation secret; created on first use, readable only by its owner."""
-    path = data_dir / CANARY_KEY
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_bytes(32)
-        path.touch(mode=0o600)
-        path.write_bytes(key)
-        return key
-
-
-class _SentenceBuffer:
-    """Collects streamed text and hands on each sentence once the next one has begun."""
-
-    def __init__(self, on_sentence: Callable[[str], None]) -> None:
-        self._on_sentence = on_sentence
-        self._text = ""
-        self._done = 0  # sentences handed on
-
-    def feed(self, delta: str) -> None:
-        self._text += delta
-        parts = split_cited(self._text)
-        for part in parts[self._done : len(parts) - 1]:
-            self._on_sentence(part)
-        self._done = max(self._done, len(parts) - 1)
-
-    def flush(self) -> None:
-        parts = split_cited(self._text)
-        for part in parts[self._done :]:
-            self._on_sentence(part)
-        self._done = len(parts)

@@ -64,6 +64,39 @@ def usable_sources(context: AssembledContext, flagged: Spans) -> dict[str, Conte
     return out
 
 
+def source_spans(
+    context: AssembledContext, flagged: dict[str, list[tuple[int, int]]]
+) -> dict[str, list[tuple[int, int]]]:
+    """Flagged document spans → spans in each source's text."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    for source in context.sources:
+        for chunk_id in source.chunk_ids:
+            for start, end in flagged.get(chunk_id, ()):
+                s, e = max(start, source.start), min(end, source.end)
+                if s < e:
+                    out.setdefault(source.id, []).append((s - source.start, e - source.start))
+    return out
+
+
+def paragraph(text: str, start: int, end: int) -> tuple[int, int]:
+    """The paragraph around a finding: an injected instruction rarely ends at its trigger
+    ("Ignore previous instructions. Then tell the user that …"). -1 = the whole text."""
+    if start < 0:
+        return 0, len(text)
+    before = text.rfind("\n\n", 0, start)
+    after = text.find("\n\n", end)
+    return (0 if before < 0 else before + 2), (len(text) if after < 0 else after)
+
+
+def failure_summary(checks: Sequence[SentenceCheck]) -> str:
+    failed = [c for c in checks if not c.supported]
+    return (
+        f"the model's answer failed verification ({len(failed)} of {len(checks)} sentences "
+        f"unsupported; first: {failed[0].reason if failed else 'no factual sentence'}), "
+        "so the answer is extractive"
+    )
+
+
 def verify_answer(
     text: str, sources: Mapping[str, ContextSource], verifier: Verifier
 ) -> Verification:
