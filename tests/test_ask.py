@@ -353,3 +353,20 @@ def test_streaming_shows_verified_sentences_then_the_result(make: Any) -> None:
     shown, final = asyncio.run(collect())
     assert final is not None and final.status == "answered"
     assert len(shown) == 2 and " ".join(shown) == final.answer
+
+
+def test_a_route_that_falls_back_to_its_extractive_model_gets_the_pipelines_extractive_answer(
+    make: Any,
+) -> None:
+    rt, _ = make()
+    rt.settings.apps["gen"].route = "default"  # [local, extractive]
+    rt.__dict__["gateway"] = Gateway(
+        rt.settings,
+        providers={
+            "local": ScriptedChatModel([ProviderError("local", "gone", kind="unavailable")])
+        },
+    )
+    result = ask(rt, VACATION_Q, app="gen")
+    assert result.status == "answered_extractive" and "unavailable" in result.message
+    assert_verified(result, rt)
+    assert "5" in result.answer

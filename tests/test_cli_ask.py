@@ -98,3 +98,11 @@ def test_prompts_list_and_show(home: Path) -> None:
     assert listed.returncode == 0 and "answer" in listed.stdout
     shown = ok_json(grounded("prompts", "show", "answer@1", "--json", cwd=home))
     assert shown["ref"] == "answer@1" and "question" in shown["variables"]
+
+
+def test_ask_stream_prints_the_answer_and_its_sources(home: Path) -> None:
+    result = grounded(
+        "ask", "How many unused vacation days carry over?", *ALICE, "--stream", cwd=home
+    )
+    assert result.returncode == 0, result.stderr
+    assert "5 unused vacation days" in result.stdout and "[S1]" in result.stdout

@@ -378,6 +378,11 @@ class AskPipeline:
             return _Generated("", None, Usage(), 0.0, ref, failure)
         text = response.text
         failure = "" if text.strip() else "the model returned no text, so the answer is extractive"
+        answered_by = self.settings.models.get(response.model)
+        if answered_by is not None and answered_by.provider == "extractive":
+            # The route fell back to its no-LLM model, which would quote the whole prompt;
+            # the pipeline's own extractive answer reads the question and the sources.
+            text, failure = "", "the route's models were unavailable, so the answer is extractive"
         return _Generated(
             text, response.model, response.usage or Usage(), response.cost_usd or 0.0, ref, failure
         )
