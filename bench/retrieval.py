@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import resource
 import shutil
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from grounded.config import RetrievalConfig, Settings, load_settings  # noqa: E402
 from grounded.domain import Principal  # noqa: E402
+from grounded.evals.metrics import ndcg_at_k, recall_at_k  # noqa: E402
 from grounded.ingest.pipeline import embed_text  # noqa: E402
 from grounded.retrieval.hybrid import HybridRetriever  # noqa: E402
 from grounded.runtime import Runtime  # noqa: E402
@@ -91,18 +91,6 @@ def run_queries(
     return run
 
 
-def _ndcg(rels: dict[str, int], ranked: list[str], k: int) -> float:
-    dcg = sum(rels.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
-    ideal = sorted(rels.values(), reverse=True)[:k]
-    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-    return dcg / idcg if idcg else 0.0
-
-
-def _recall(rels: dict[str, int], ranked: list[str], k: int) -> float:
-    relevant = {d for d, g in rels.items() if g > 0}
-    return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
-
-
 def evaluate(
     qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]
 ) -> dict[str, float]:
@@ -118,8 +106,10 @@ def evaluate(
         q: [d for d, _ in sorted(docs.items(), key=lambda x: -x[1])] for q, docs in run.items()
     }
     ours = {
-        "ndcg@10": statistics.fmean(_ndcg(qrels[q], ranked.get(q, []), 10) for q in qrels),
-        "recall@100": statistics.fmean(_recall(qrels[q], ranked.get(q, []), 100) for q in qrels),
+        "ndcg@10": statistics.fmean(ndcg_at_k(qrels[q], ranked.get(q, []), 10) for q in qrels),
+        "recall@100": statistics.fmean(
+            recall_at_k(qrels[q], ranked.get(q, []), 100) for q in qrels
+        ),
     }
     padded = {q: (run.get(q) or {"__none__": 0.0}) for q in qrels}
     theirs = ranx_evaluate(Qrels(qrels), Run(padded), ["ndcg@10", "recall@100"])
