@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO_DIR ?= .grounded-demo
 
-.PHONY: demo test install install-test lint typecheck unit bench clean
+.PHONY: demo test install install-test lint typecheck unit eval-smoke bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +41,15 @@ typecheck: install-test
 unit: install-test
 	$(BIN)/python -m pytest -q
 
+# The smoke evaluation: a fresh index of the sample corpus (bundled embedder), every
+# golden item answered extractively, gated by the thresholds in evals/smoke.yaml.
+eval-smoke: install-test
+	rm -rf .eval-smoke
+	$(BIN)/grounded --data-dir .eval-smoke/data ingest sample-corpus --collection handbook --tenant acme
+	$(BIN)/grounded --data-dir .eval-smoke/data eval run evals/smoke.yaml --gate --quiet --out .eval-smoke/runs
+
 # What CI runs (.ci/run calls this).
-test: lint typecheck unit
+test: lint typecheck unit eval-smoke
 
 # The benchmarks (minutes to an hour; see docs/benchmarks.md for each command).
 bench: $(VENV)/.installed-bench
@@ -52,4 +59,4 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/gateway.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_DIR) .eval-smoke .pytest_cache .ruff_cache

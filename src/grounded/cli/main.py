@@ -14,6 +14,7 @@ import typer
 
 from grounded import __version__
 from grounded.cli import ask, chat, docs, guard, ingest, models, prompts, search, status
+from grounded.cli import eval as eval_cli
 from grounded.cli.context import State
 from grounded.errors import GroundedError
 
@@ -21,7 +22,8 @@ app = typer.Typer(
     name="grounded",
     help=(
         "Ingest documents with ACLs, search them as a principal, ask for grounded answers "
-        "with verified citations, and call LLMs through the gateway. See README.md."
+        "with verified citations, call LLMs through the gateway, and evaluate apps on golden "
+        "sets. See README.md."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -36,6 +38,7 @@ app.command("chat")(chat.chat)
 app.command("ask")(ask.ask)
 app.add_typer(guard.app, name="guard")
 app.add_typer(prompts.app, name="prompts")
+app.add_typer(eval_cli.app, name="eval")
 
 
 def _version(value: bool) -> None:

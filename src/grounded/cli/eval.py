@@ -1,0 +1,75 @@
+"""`grounded eval run`: a suite through the ask pipeline, scored, reported, gated."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from grounded.cli.context import state
+from grounded.errors import InvalidRequest
+from grounded.evals.gates import check
+from grounded.evals.report import markdown
+from grounded.evals.runner import EvalRunner
+from grounded.evals.suite import load_suite
+
+app = typer.Typer(
+    help="Evaluate apps on golden datasets; gate CI on the results.", no_args_is_help=True
+)
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    suite_file: Annotated[Path, typer.Argument(help="The suite YAML (see docs/evals.md).")],
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="A run JSON to compare against.")
+    ] = None,
+    gate: Annotated[bool, typer.Option("--gate", help="Exit 1 when a gate fails.")] = False,
+    out: Annotated[Path, typer.Option("--out", help="Where runs are written.")] = Path("runs"),
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Run every item of the suite, print a Markdown report, and write the run JSON.
+
+    Interrupted runs resume: finished items are kept in OUT/<suite>.partial.jsonl.
+    """
+    suite = load_suite(suite_file)
+    base = _read_run(baseline) if baseline else None
+    runner = EvalRunner(state(ctx).runtime(), suite, out)
+    document = _run_with_progress(runner, quiet)
+    failures = check(suite, document, base)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = out / f"{suite.name}-{stamp}.json"
+    path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / f"{suite.name}.partial.jsonl").unlink(missing_ok=True)  # complete: nothing to resume
+    typer.echo(markdown(document, failures))
+    typer.echo(f"run written to {path}", err=True)
+    if gate and failures:
+        for line in failures:
+            typer.secho(f"gate failed: {line}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+
+
+def _run_with_progress(runner: EvalRunner, quiet: bool) -> dict[str, Any]:
+    if quiet:
+        return asyncio.run(runner.run())
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(f"eval {runner.suite.name}", total=None)
+        runner.progress = lambda done, total: bar.update(task, completed=done, total=total)
+        return asyncio.run(runner.run())
+
+
+def _read_run(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InvalidRequest(f"cannot read baseline run {path}: {exc}") from None
+    if not isinstance(document, dict) or "aggregates" not in document:
+        raise InvalidRequest(f"{path} is not a run written by `grounded eval run`")
+    return document
