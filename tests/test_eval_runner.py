@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from grounded.config import load_settings
+from grounded.evals.compare import compare
+from grounded.evals.compare import markdown as compare_markdown
 from grounded.evals.gates import check
 from grounded.evals.runner import EvalRunner
 from grounded.evals.suite import Bound, Sample, load_suite
@@ -69,6 +71,12 @@ def test_a_worse_setting_fails_the_gate_against_the_baseline(
     worse_answers = _run(runtime, tmp_path / "c", "no_gate")
     failures = check(suite, worse_answers, baseline)
     assert any(line.startswith("refusal_recall fell") for line in failures), failures
+    deltas, regressions = compare(baseline, worse_retrieval)
+    ndcg = next(d for d in deltas if d.metric == "ndcg@10")
+    assert ndcg.worse and ndcg.paired.high < 0 and ndcg.paired.n > 50
+    assert any(r.metric == "ndcg@10" for r in regressions)
+    assert compare(baseline, baseline)[1] == []
+    assert "ndcg@10" in compare_markdown("a", "b", deltas, regressions)
 
 
 def test_thresholds_fail_with_one_line_each(runtime: Runtime, tmp_path: Path) -> None:
@@ -123,3 +131,9 @@ def test_eval_run_cli_reports_writes_the_run_and_gates(index: Path, tmp_path: Pa
     run = json.loads(run_file.read_text())
     assert run["versions"]["index"]["generation"] > 0 and len(run["items"]) == 8
     assert not (tmp_path / "runs" / "mini.partial.jsonl").exists()
+    same = grounded("eval", "compare", run_file, run_file, cwd=tmp_path, env=cli_env())
+    assert same.returncode == 0 and "**Items that regressed:** 0" in same.stdout
+    as_json = json.loads(
+        grounded("eval", "compare", run_file, run_file, "--json", cwd=tmp_path).stdout
+    )
+    assert as_json["regressions"] == [] and {d["metric"] for d in as_json["deltas"]} >= {"ndcg@10"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,8 +12,10 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from grounded.cli.context import state
+from grounded.cli.context import print_json, state
 from grounded.errors import InvalidRequest
+from grounded.evals.compare import compare
+from grounded.evals.compare import markdown as compare_markdown
 from grounded.evals.gates import check
 from grounded.evals.report import markdown
 from grounded.evals.runner import EvalRunner
@@ -73,3 +76,43 @@ def _read_run(path: Path) -> dict[str, Any]:
     if not isinstance(document, dict) or "aggregates" not in document:
         raise InvalidRequest(f"{path} is not a run written by `grounded eval run`")
     return document
+
+
+@app.command("compare")
+def compare_runs(
+    run_a: Annotated[Path, typer.Argument(help="The baseline run JSON (A).")],
+    run_b: Annotated[Path, typer.Argument(help="The run to compare with it (B).")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Deltas and regressions as JSON.")
+    ] = False,
+    threshold: Annotated[
+        float, typer.Option("--threshold", help="How far an item's metric must fall to list it.")
+    ] = 0.1,
+) -> None:
+    """Per-metric deltas B − A with paired bootstrap intervals, and the items that regressed.
+
+    The Markdown form (the default) fits a pull-request comment.
+    """
+    a, b = _read_run(run_a), _read_run(run_b)
+    deltas, regressions = compare(a, b, threshold)
+    if as_json:
+        print_json(
+            {
+                "deltas": [
+                    {
+                        "metric": d.metric,
+                        "a": d.a,
+                        "b": d.b,
+                        "delta": d.paired.mean,
+                        "low": d.paired.low,
+                        "high": d.paired.high,
+                        "n": d.paired.n,
+                        "worse": d.worse,
+                    }
+                    for d in deltas
+                ],
+                "regressions": [asdict(r) for r in regressions],
+            }  # fmt: skip
+        )
+    else:
+        typer.echo(compare_markdown(run_a.name, run_b.name, deltas, regressions))
