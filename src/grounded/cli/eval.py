@@ -14,8 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 
 from grounded.cli.context import print_json, state
 from grounded.errors import InvalidRequest
+from grounded.evals.beir import evaluate_beir
 from grounded.evals.compare import compare
 from grounded.evals.compare import markdown as compare_markdown
+from grounded.evals.datasets import load_beir
 from grounded.evals.gates import check
 from grounded.evals.report import markdown
 from grounded.evals.runner import EvalRunner
@@ -116,3 +118,33 @@ def compare_runs(
         )
     else:
         typer.echo(compare_markdown(run_a.name, run_b.name, deltas, regressions))
+
+
+@app.command("retrieval")
+def retrieval(
+    ctx: typer.Context,
+    beir: Annotated[Path, typer.Option("--beir", help="A BEIR folder (corpus, queries, qrels).")],
+    split: Annotated[str, typer.Option("--split", help="The qrels split to evaluate.")] = "test",
+    app_name: Annotated[str, typer.Option("--app", help="Whose retrieval settings.")] = "default",
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant the corpus is ingested as.")] = (
+        "beir"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """nDCG@10, recall@100, MRR@10, hit@10 and precision@10 with 95% intervals.
+
+    Ingests the corpus into the data directory first (incrementally: a second run
+    only checks fingerprints), as collection beir-<folder>.
+    """
+    result = evaluate_beir(
+        state(ctx).runtime(), load_beir(beir, split), app=app_name, tenant=tenant
+    )
+    if as_json:
+        print_json(result)
+        return
+    typer.echo(
+        f"{result['dataset']} ({split}, {result['queries']} queries, app {app_name}): "
+        f"ingest {result['ingest_seconds']} s, search {result['search_seconds']} s"
+    )
+    for name, agg in result["metrics"].items():
+        typer.echo(f"  {name:<13} {agg['mean']:.4f}  [{agg['low']:.4f}, {agg['high']:.4f}]")
