@@ -57,6 +57,8 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/vector_scaling.py
 	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/guards.py
+	$(BIN)/python bench/evals.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .eval-smoke .pytest_cache .ruff_cache
