@@ -137,3 +137,22 @@ def test_eval_run_cli_reports_writes_the_run_and_gates(index: Path, tmp_path: Pa
         grounded("eval", "compare", run_file, run_file, "--json", cwd=tmp_path).stdout
     )
     assert as_json["regressions"] == [] and {d["metric"] for d in as_json["deltas"]} >= {"ndcg@10"}
+
+
+def test_the_html_report_is_self_contained_escaped_and_has_its_charts(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    from grounded.evals.html import render
+
+    suite = load_suite(SMOKE).model_copy(update={"sample": Sample(n=15, seed=1)})
+    run = asyncio.run(EvalRunner(runtime, suite, tmp_path).run())
+    run["items"][0]["answer"] = "<script>alert(1)</script> & more"
+    page = render(run, ["grounded 0.5 < 0.95"])
+    assert page.count("<svg") == 2  # metric bars with intervals, latency histogram
+    assert "aria-label='metric bars'" in page and "<rect" in page
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page
+    assert " src=" not in page and "<link" not in page and "@import" not in page  # no fetches
+    assert "grounded 0.5 &lt; 0.95" in page and "By tag" in page
+    for item in run["items"]:
+        if item["tags"]:
+            assert f"<td>{item['tags'][0]}</td>" in page

@@ -19,9 +19,10 @@ from grounded.evals.compare import compare
 from grounded.evals.compare import markdown as compare_markdown
 from grounded.evals.datasets import load_beir
 from grounded.evals.gates import check
+from grounded.evals.html import render as render_html
 from grounded.evals.report import markdown
 from grounded.evals.runner import EvalRunner
-from grounded.evals.suite import load_suite
+from grounded.evals.suite import Suite, load_suite
 
 app = typer.Typer(
     help="Evaluate apps on golden datasets; gate CI on the results.", no_args_is_help=True
@@ -148,3 +149,20 @@ def retrieval(
     )
     for name, agg in result["metrics"].items():
         typer.echo(f"  {name:<13} {agg['mean']:.4f}  [{agg['low']:.4f}, {agg['high']:.4f}]")
+
+
+@app.command("report")
+def report(
+    run_file: Annotated[Path, typer.Argument(help="A run JSON written by `eval run`.")],
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write a self-contained HTML report here.")
+    ] = None,
+) -> None:
+    """Print the Markdown report of a run; with --html, also write the HTML one (with charts)."""
+    document = _read_run(run_file)
+    suite = Suite.model_validate({k: v for k, v in document["suite"].items() if k != "sha256"})
+    failures = check(suite, document)
+    typer.echo(markdown(document, failures))
+    if html is not None:
+        html.write_text(render_html(document, failures), encoding="utf-8")
+        typer.echo(f"HTML report written to {html}", err=True)

@@ -30,7 +30,7 @@ def markdown(run: dict[str, Any], failures: list[str], *, worst: int = 5) -> str
         )
     lines += ["", "**Gates:** " + ("all passed" if not failures else f"{len(failures)} failed")]
     lines += [f"- {line}" for line in failures]
-    bad = _worst(items, worst)
+    bad = worst_items(items, worst)
     if bad:
         lines += ["", "**Worst items**", ""]
         for item in bad:
@@ -38,7 +38,7 @@ def markdown(run: dict[str, Any], failures: list[str], *, worst: int = 5) -> str
     return "\n".join(lines) + "\n"
 
 
-def _worst(items: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+def worst_items(items: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
     def badness(item: dict[str, Any]) -> float:
         metrics = item["metrics"]
         score = 0.0
