@@ -20,6 +20,7 @@ from grounded.evals.compare import markdown as compare_markdown
 from grounded.evals.datasets import load_beir
 from grounded.evals.gates import check
 from grounded.evals.html import render as render_html
+from grounded.evals.judges import Judge, agreement
 from grounded.evals.report import markdown
 from grounded.evals.runner import EvalRunner
 from grounded.evals.suite import Suite, load_suite
@@ -166,3 +167,69 @@ def report(
     if html is not None:
         html.write_text(render_html(document, failures), encoding="utf-8")
         typer.echo(f"HTML report written to {html}", err=True)
+
+
+@app.command("judge-agreement")
+def judge_agreement(
+    ctx: typer.Context,
+    labels: Annotated[
+        Path, typer.Argument(help="JSONL: question, reference, answer, label (correct|incorrect).")
+    ],
+    route: Annotated[
+        str | None, typer.Option("--route", help="The judge's model route (default: the router).")
+    ] = None,
+    prompt: Annotated[str, typer.Option("--prompt", help="The rubric prompt.")] = (
+        "judge-correctness@1"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """How often the LLM judge agrees with human labels: accuracy and Cohen's kappa.
+
+    A failed or invalid judgement counts as a disagreement.
+    """
+    runtime = state(ctx).runtime()
+    items = _read_labels(labels)
+    judge = Judge(
+        runtime.prompts.get(prompt),
+        lambda request, schema: runtime.gateway.structured(request, schema, route),
+    )
+
+    async def grade_all() -> list[Any]:
+        return [await judge.grade(i["question"], i["reference"], i["answer"]) for i in items]
+
+    judgements = asyncio.run(grade_all())
+    result = agreement([(i["label"], j.verdict) for i, j in zip(items, judgements, strict=True)])
+    body = {"judge": prompt, "route": route, **asdict(result),
+            "items": [{"id": i["id"], "label": i["label"], "judge": j.verdict, "reason": j.reason}
+                      for i, j in zip(items, judgements, strict=True)]}  # fmt: skip
+    if as_json:
+        print_json(body)
+    else:
+        typer.echo(
+            f"{result.n} items: accuracy {result.accuracy:.3f}, Cohen's kappa {result.kappa:.3f}, "
+            f"{result.failed} failed judgements ({prompt}, route {route or 'default'})"
+        )
+
+
+def _read_labels(path: Path) -> list[dict[str, Any]]:
+    needed = ("id", "question", "reference", "answer", "label")
+    items = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read {path}: {exc.strerror}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidRequest(f"{path}:{number}: not JSON ({exc.msg})") from None
+        missing = [k for k in needed if not isinstance(item.get(k), str)]
+        if missing or item["label"] not in ("correct", "incorrect"):
+            raise InvalidRequest(
+                f"{path}:{number}: needs string fields {', '.join(needed)} with label "
+                f"correct or incorrect (missing or wrong: {', '.join(missing) or 'label'})"
+            )
+        items.append(item)
+    return items
