@@ -156,3 +156,46 @@ def test_the_html_report_is_self_contained_escaped_and_has_its_charts(
     for item in run["items"]:
         if item["tags"]:
             assert f"<td>{item['tags'][0]}</td>" in page
+
+
+def test_a_judge_grades_answers_and_judging_with_the_answering_model_is_warned(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    from grounded.evals.suite import JudgeSpec
+    from grounded.llm.gateway import Gateway
+    from grounded.testing import ScriptedChatModel
+
+    verdicts = iter(["correct", "incorrect"] * 50)
+    judge = ScriptedChatModel(
+        default=lambda request: json.dumps({"verdict": next(verdicts), "reason": "scripted"})
+    )
+    runtime.__dict__["gateway"] = Gateway(runtime.settings, providers={"extractive": judge})
+    suite = load_suite(SMOKE).model_copy(
+        update={
+            "answer_metrics": ["grounded", "judge_correct"],
+            "judge": JudgeSpec(route="extractive"),  # the model that wrote the answers
+            "sample": Sample(n=20, seed=2),
+            "concurrency": 1,
+        }
+    )
+    run = asyncio.run(EvalRunner(runtime, suite, tmp_path).run())
+    judged = [i for i in run["items"] if i["metrics"].get("judge_correct") is not None]
+    assert judged and len(judge.requests) == len(judged)
+    assert {i["metrics"]["judge_correct"] for i in judged} == {0.0, 1.0}
+    assert all(i["judge_reason"].startswith(("correct", "incorrect")) for i in judged)
+    assert run["aggregates"]["judge_correct"]["n"] == len(judged)
+    assert run["warnings"] and "self-preference" in run["warnings"][0]
+
+
+def test_suites_refuse_a_judge_metric_without_a_judge_and_gates_on_unknown_metrics(
+    tmp_path: Path,
+) -> None:
+    from grounded.errors import ConfigError
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: s\ndatasets: [x.jsonl]\nanswer_metrics: [judge_correct]\n")
+    with pytest.raises(ConfigError, match="names no judge"):
+        load_suite(suite)
+    suite.write_text("name: s\ndatasets: [x.jsonl]\nthresholds: {bleu: 0.5}\n")
+    with pytest.raises(ConfigError, match="does not compute: bleu"):
+        load_suite(suite)

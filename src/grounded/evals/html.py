@@ -40,6 +40,7 @@ def render(run: dict[str, Any], failures: list[str]) -> str:
         f"models {escape(', '.join(versions['models']) or '—')} · index generation "
         f"{versions['index']['generation']}</p>",
         _gates(failures),
+        *(f"<p class='fail'>⚠ {escape(w)}</p>" for w in run.get("warnings", [])),
         "<h2>Metrics (mean and 95% bootstrap interval)</h2>",
         _metric_bars(run["aggregates"]),
         "<h2>Latency per item</h2>",

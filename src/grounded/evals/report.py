@@ -30,6 +30,7 @@ def markdown(run: dict[str, Any], failures: list[str], *, worst: int = 5) -> str
         )
     lines += ["", "**Gates:** " + ("all passed" if not failures else f"{len(failures)} failed")]
     lines += [f"- {line}" for line in failures]
+    lines += [f"\n⚠️ {warning}" for warning in run.get("warnings", [])]
     bad = worst_items(items, worst)
     if bad:
         lines += ["", "**Worst items**", ""]

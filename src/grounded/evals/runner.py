@@ -30,6 +30,7 @@ from grounded.domain import Principal, SearchFilters
 from grounded.errors import GroundedError, InvalidRequest
 from grounded.evals import answer_metrics as am
 from grounded.evals.datasets import GoldenItem, load_golden
+from grounded.evals.judges import Judge, same_model_warning
 from grounded.evals.metrics import aggregate, parse_metric
 from grounded.evals.suite import Suite
 from grounded.features.answer import AskResult
@@ -59,6 +60,7 @@ class ItemResult:
     prompt: str | None = None
     message: str = ""
     error: str | None = None
+    judge_reason: str = ""
 
 
 class EvalRunner:
@@ -71,6 +73,16 @@ class EvalRunner:
         self.progress = progress or (lambda done, total: None)
         self.app = runtime.asker.app(suite.app)
         self._depth = max((parse_metric(m)[1] for m in suite.retrieval_metrics), default=10)
+        self.judge = self._judge() if "judge_correct" in suite.answer_metrics else None
+
+    def _judge(self) -> Judge:
+        spec = self.suite.judge
+        assert spec is not None  # load_suite refuses judge_correct without a judge
+        route = spec.route
+        return Judge(
+            self.runtime.prompts.get(spec.prompt),
+            lambda request, schema: self.runtime.gateway.structured(request, schema, route),
+        )
 
     # ------------------------------------------------------------------ items
 
@@ -136,6 +148,10 @@ class EvalRunner:
         latency = (time.perf_counter() - started) * 1000
         record = am.AnswerRecord.of(result) if result else am.AnswerRecord("error", "")
         metrics = self._metrics(item, record, ranked, principal)
+        if self.judge is not None:
+            metrics["judge_correct"], judged = await self._judged(item, record)
+        else:
+            judged = ""
         return ItemResult(
             id=item.id, tags=item.tags, question=item.question,
             principal={"tenant": principal.tenant, "user": principal.user,
@@ -148,8 +164,17 @@ class EvalRunner:
             cost_usd=result.cost_usd if result else 0.0,
             model=result.model if result else None,
             prompt=f"{result.prompt[0]}@{result.prompt[1]}" if result and result.prompt else None,
-            message=result.message if result else "", error=error,
+            message=result.message if result else "", error=error, judge_reason=judged,
         )  # fmt: skip
+
+    async def _judged(self, item: GoldenItem, r: am.AnswerRecord) -> tuple[float | None, str]:
+        """1 when the judge finds the answer correct; a failed judgement scores 0."""
+        if self.judge is None or item.reference_answer is None or item.must_refuse:
+            return None, ""
+        verdict = await self.judge.grade(item.question, item.reference_answer, r.answer)
+        return (
+            1.0 if verdict.verdict == "correct" else 0.0
+        ), f"{verdict.verdict}: {verdict.reason}"
 
     def _ranking(self, question: str, principal: Principal) -> list[str]:
         retriever = self.runtime.app_retriever(self.app)
@@ -220,8 +245,18 @@ class EvalRunner:
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "versions": self._versions(results),
             "aggregates": aggregates(self.suite, results),
+            "warnings": self._warnings(results),
             "items": [asdict(r) for r in results],
         }
+
+    def _warnings(self, results: list[ItemResult]) -> list[str]:
+        if self.suite.judge is None or self.judge is None:
+            return []
+        settings = self.runtime.settings
+        route = self.suite.judge.route or settings.router.default_route
+        models = settings.routes[route].models if route in settings.routes else [route]
+        warning = same_model_warning(models, {r.model for r in results if r.model})
+        return [warning] if warning else []
 
     def _versions(self, results: list[ItemResult]) -> dict[str, Any]:
         store = self.runtime.store

@@ -8,6 +8,7 @@
     answer_metrics: [citation_validity, grounded, token_f1, attack_resisted, acl_leak]
     thresholds: {grounded: 0.95, ndcg@10: 0.5, acl_leak: {max: 0}}
     max_regression: {grounded: 0.02, ndcg@10: 0.05}   # versus --baseline, in absolute points
+    judge: {route: judge, prompt: judge-correctness@1}   # for the judge_correct metric
     concurrency: 4
     sample: {n: null, seed: 0}                    # n items drawn with this seed; null = all
 
@@ -42,6 +43,7 @@ ANSWER_METRICS = (
     "acl_leak",
     "schema_valid",
     "field_accuracy",
+    "judge_correct",
 )
 OPERATIONS = ("latency_p50_ms", "latency_p95_ms", "tokens", "cost_usd", "fallbacks", "blocked")
 LOWER_IS_BETTER = frozenset({"acl_leak", *OPERATIONS})
@@ -56,6 +58,11 @@ class Bound(_Strict):
     max: float | None = None
 
 
+class JudgeSpec(_Strict):
+    route: str | None = None  # None = the router's default route
+    prompt: str = "judge-correctness@1"
+
+
 class Sample(_Strict):
     n: int | None = Field(default=None, ge=1)
     seed: int = 0
@@ -67,9 +74,12 @@ class Suite(_Strict):
     app: str = "default"
     principal: PrincipalSpec | None = None
     retrieval_metrics: list[str] = Field(default_factory=lambda: ["recall@10", "ndcg@10"])
-    answer_metrics: list[str] = Field(default_factory=lambda: list(ANSWER_METRICS))
+    answer_metrics: list[str] = Field(
+        default_factory=lambda: [m for m in ANSWER_METRICS if m != "judge_correct"]
+    )
     thresholds: dict[str, float | Bound] = Field(default_factory=dict)
     max_regression: dict[str, float] = Field(default_factory=dict)
+    judge: JudgeSpec | None = None  # needed by the judge_correct metric
     concurrency: int = Field(default=4, ge=1, le=64)
     sample: Sample = Field(default_factory=Sample)
     path: Path | None = Field(default=None, exclude=True)
