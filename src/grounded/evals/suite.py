@@ -131,6 +131,11 @@ def load_suite(path: Path) -> Suite:
             f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()
         )
         raise ConfigError(f"invalid suite {path}: {problems}") from None
+    if "judge_correct" in suite.answer_metrics and suite.judge is None:
+        raise ConfigError(
+            f"suite {path} asks for judge_correct but names no judge; add "
+            "`judge: {route: NAME}` (a route whose model did not write the answers)"
+        )
     unknown = [
         m for m in [*suite.thresholds, *suite.max_regression] if m not in suite.metric_names()
     ]
