@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from grounded.cli.context import print_json, state
+from grounded.cli.context import jsonl_records, print_json, state
 from grounded.errors import InvalidRequest
 from grounded.evals.beir import evaluate_beir
 from grounded.evals.compare import compare
@@ -214,17 +214,7 @@ def judge_agreement(
 def _read_labels(path: Path) -> list[dict[str, Any]]:
     needed = ("id", "question", "reference", "answer", "label")
     items = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InvalidRequest(f"cannot read {path}: {exc.strerror}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidRequest(f"{path}:{number}: not JSON ({exc.msg})") from None
+    for number, item in jsonl_records(path):
         missing = [k for k in needed if not isinstance(item.get(k), str)]
         if missing or item["label"] not in ("correct", "incorrect"):
             raise InvalidRequest(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from grounded.cli.context import print_json
+from grounded.cli.context import jsonl_records, print_json
 from grounded.domain import STAGES, GuardContext, Verdict
 from grounded.errors import InvalidRequest
 from grounded.guards.policy import build_guards, load_policy
@@ -71,19 +70,9 @@ def verdict_json(item_id: str, verdict: Verdict) -> dict[str, Any]:
 
 
 def _read(path: Path, field: str) -> list[tuple[str, str]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InvalidRequest(f"cannot read --file {path}: {exc.strerror}") from None
     out = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidRequest(f"{path}:{number} is not JSON: {exc.msg}") from None
-        value = record.get(field) if isinstance(record, dict) else None
+    for number, record in jsonl_records(path):
+        value = record.get(field)
         if not isinstance(value, str):
             raise InvalidRequest(f"{path}:{number} has no string field {field!r}; pick --field")
         out.append((str(record.get("id", number)), value))
