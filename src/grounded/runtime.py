@@ -35,6 +35,7 @@ INDEX_FORMAT = 2
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._app_retrievers: dict[tuple[object, ...], HybridRetriever] = {}
 
     @cached_property
     def store(self) -> SqliteStore:
@@ -112,9 +113,14 @@ class Runtime:
         }
         if not overrides and own.rerank:
             return self.retriever
-        config = self.settings.retrieval.model_copy(update=overrides)
-        reranker = self.reranker if own.rerank else None
-        return HybridRetriever(self.existing_store(), lambda: self.embedder, config, reranker)
+        key = (tuple(sorted(overrides.items())), own.rerank)
+        if key not in self._app_retrievers:  # built once, not on every question
+            config = self.settings.retrieval.model_copy(update=overrides)
+            reranker = self.reranker if own.rerank else None
+            self._app_retrievers[key] = HybridRetriever(
+                self.existing_store(), lambda: self.embedder, config, reranker
+            )
+        return self._app_retrievers[key]
 
     @cached_property
     def prompts(self) -> PromptRegistry:

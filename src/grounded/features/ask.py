@@ -34,6 +34,7 @@ from typing import Any
 
 from grounded.config import AppConfig, ExtractiveModelConfig, Settings, is_external
 from grounded.domain import (
+    AnswerStatus,
     ChatRequest,
     ContextSource,
     GuardContext,
@@ -57,6 +58,7 @@ from grounded.features.prompting import (
 )
 from grounded.features.verify import (
     JUDGE_SCHEMA,
+    Verification,
     citations,
     failure_summary,
     judge,
@@ -448,8 +450,8 @@ class AskPipeline:
     def _answered(
         self,
         run: _Run,
-        status: str,
-        verification: Any,
+        status: AnswerStatus,
+        verification: Verification,
         context: AssembledContext,
         verifier: Verifier,
         generated: _Generated | None,
@@ -495,7 +497,7 @@ class AskPipeline:
     def _finish(
         self,
         run: _Run,
-        status: str,
+        status: AnswerStatus,
         answer: str,
         *,
         generated: _Generated | None = None,
@@ -503,7 +505,7 @@ class AskPipeline:
     ) -> AskResult:
         app = run.app
         return AskResult(
-            status=status,  # type: ignore[arg-type]
+            status=status,
             answer=answer,
             app=run.app_name,
             guards=tuple(run.guards),

@@ -106,6 +106,10 @@ class Verifier:
         self.policy = policy
         self.embed = embed
         self._terms = Tokenizer()
+        # One verifier serves one answer: its checks, the search for an uncited source
+        # that would have supported a sentence, and the citations' quotes ask the same
+        # (sentence, source) questions; each is answered (and embedded) once.
+        self._supports: dict[tuple[str, str], _Support] = {}
 
     def check(
         self, sentences: Sequence[AnswerSentence], sources: Mapping[str, ContextSource]
@@ -139,6 +143,12 @@ class Verifier:
 
     def support(self, sentence: str, source: str) -> _Support:
         """Whether `source` supports `sentence`, and the span of its best-matching sentence."""
+        key = (sentence, source)
+        if key not in self._supports:
+            self._supports[key] = self._support(sentence, source)
+        return self._supports[key]
+
+    def _support(self, sentence: str, source: str) -> _Support:
         terms = set(self._terms(sentence))
         source_terms = set(self._terms(source))
         lexical = len(terms & source_terms) / len(terms) if terms else 1.0
