@@ -15,6 +15,7 @@ import typer
 from grounded import __version__
 from grounded.cli import ask, chat, docs, guard, ingest, models, prompts, search, status
 from grounded.cli import eval as eval_cli
+from grounded.cli import keys as keys_cli
 from grounded.cli.context import State
 from grounded.errors import GroundedError
 
@@ -39,6 +40,7 @@ app.command("ask")(ask.ask)
 app.add_typer(guard.app, name="guard")
 app.add_typer(prompts.app, name="prompts")
 app.add_typer(eval_cli.app, name="eval")
+app.add_typer(keys_cli.app, name="keys")
 
 
 def _version(value: bool) -> None:
