@@ -21,6 +21,12 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# The browser tests drive Debian's chromium through Playwright (no browser download).
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "install Chromium and set CHROMIUM=/path/to/it"; exit 1; }
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[bench]'
 	touch $@
@@ -38,8 +44,8 @@ lint: install-test
 typecheck: install-test
 	$(BIN)/pyright src
 
-unit: install-test
-	$(BIN)/python -m pytest -q
+unit: install-test $(CHROMIUM)
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q
 
 # The smoke evaluation: a fresh index of the sample corpus (bundled embedder), every
 # golden item answered extractively, gated by the thresholds in evals/smoke.yaml.

@@ -364,6 +364,59 @@ class AppConfig(_Section):
 BUILTIN_APPS: dict[str, dict[str, Any]] = {"default": {}}
 
 
+# ---------------------------------------------------------------- the HTTP service (grounded serve)
+
+_RATE_PATTERN = r"^\s*\d+\s*/\s*(s|sec|second|min|minute|h|hour|day)\s*$"
+
+
+class JwtConfig(_Section):
+    """Bearer JWTs from an OIDC issuer: signature checked against its JWKS, then mapped."""
+
+    issuer: str = Field(description="the `iss` every token must carry")
+    audience: str = Field(description="the `aud` every token must include")
+    jwks_file: Path | None = None
+    jwks_url: str | None = None
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    tenant_claim: str = "tenant"
+    user_claim: str = "email"
+    groups_claim: str = "groups"
+    default_tenant: str | None = None  # for issuers that serve one tenant and send no claim
+    admin_group: str | None = None  # members of this group get the admin role
+    leeway_s: float = Field(default=30.0, ge=0)
+    jwks_ttl_s: float = Field(default=600.0, gt=0, description="how long a fetched JWKS is kept")
+    rate: str | None = Field(default=None, pattern=_RATE_PATTERN)
+    tokens: str | None = Field(default=None, pattern=_RATE_PATTERN)
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> JwtConfig:
+        if (self.jwks_file is None) == (self.jwks_url is None):
+            raise ValueError("server.jwt needs exactly one of jwks_file or jwks_url")
+        return self
+
+
+class ServerConfig(_Section):
+    """`grounded serve`: bind address, limits, auth. Keys live in <data_dir>/service.sqlite."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)
+    default_app: str = "default"
+    max_body_mb: float = Field(default=20.0, gt=0, description="uploads and JSON bodies")
+    request_timeout_s: float = Field(default=60.0, gt=0, description="deadline of one request")
+    max_model_calls: int = Field(
+        default=8, ge=1, description="answers being generated at once, across all callers"
+    )
+    model_wait_s: float = Field(
+        default=5.0, ge=0, description="how long a request waits for a model slot before a 503"
+    )
+    jwt: JwtConfig | None = None
+    evals_dir: Path = Path("runs")  # where `grounded eval run --out` writes; /v1/evals reads it
+    ui: bool = True
+    metrics_public: bool = Field(
+        default=True, description="serve /metrics without a key (no tenant data in labels)"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GROUNDED_",
@@ -383,6 +436,7 @@ class Settings(BaseSettings):
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     apps: dict[str, AppConfig] = Field(default_factory=dict)
     prompts_dir: Path = Path("prompts")  # prompts/<name>/v<N>.yaml, over the built-in prompts
+    server: ServerConfig = Field(default_factory=ServerConfig)
 
     @model_validator(mode="before")
     @classmethod

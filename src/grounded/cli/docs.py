@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from grounded.cli.context import print_json, split_list, state
-from grounded.domain import Document, Principal
+from grounded.domain import Principal
 from grounded.errors import InvalidRequest
+from grounded.views import doc_json
 
 app = typer.Typer(help="List, show and delete documents.", no_args_is_help=True)
 
@@ -19,20 +20,6 @@ def _principal(tenant: str | None, user: str | None, groups: str | None) -> Prin
             raise InvalidRequest("--as/--groups need --tenant")
         return None  # operator view: the CLI runs with direct access to the data dir
     return Principal.of(tenant, user, split_list(groups))
-
-
-def doc_json(doc: Document) -> dict[str, Any]:
-    return {
-        "doc_id": doc.doc_id,
-        "collection": doc.collection,
-        "title": doc.title,
-        "source_uri": doc.source_uri,
-        "content_hash": doc.content_hash,
-        "tenant": doc.acl.tenant,
-        "allow_users": list(doc.acl.allow_users),
-        "allow_groups": list(doc.acl.allow_groups),
-        "metadata": dict(doc.metadata),
-    }
 
 
 TenantOpt = Annotated[str | None, typer.Option(help="Only what this tenant's principal may read.")]

@@ -13,8 +13,6 @@ from grounded.cli.context import print_json, split_list, state
 from grounded.domain import Acl
 from grounded.errors import InvalidRequest
 
-_COLLECTION_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
-
 
 class RichProgress:
     """Files, chunks and embeddings per second, on stderr."""
@@ -38,14 +36,6 @@ class RichProgress:
         self._progress.update(
             self._task, files=self._files, chunks=self._chunks, rate=self._embedded / elapsed
         )
-
-
-def _check_collection(name: str) -> str:
-    if not name or set(name) - _COLLECTION_CHARS:
-        raise InvalidRequest(
-            f"collection name {name!r} may only use letters, digits, '_', '.' and '-'"
-        )
-    return name
 
 
 def ingest(
@@ -75,13 +65,13 @@ def ingest(
         raise InvalidRequest(f"--format {fmt!r} is not one of auto, files, jsonl, beir")
     st = state(ctx)
     settings = st.settings()
-    name = _check_collection(collection or settings.ingest.collection)
+    from grounded.ingest.sources import check_collection, open_source  # heavy: only ingest pays
+
+    name = check_collection(collection or settings.ingest.collection)
     acl = Acl.of(
         tenant or settings.ingest.tenant, split_list(allow_users), split_list(allow_groups)
     )
     source_fmt: Literal["auto", "files", "jsonl", "beir"] = fmt  # type: ignore[assignment]
-    from grounded.ingest.sources import open_source  # heavy: only `ingest` pays for it
-
     source = open_source(
         path, source_fmt, max_file_bytes=int(settings.ingest.max_file_mb * 1_000_000)
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -20,6 +20,7 @@ from grounded.domain import (
 )
 from grounded.errors import InvalidRequest
 from grounded.retrieval.hybrid import HybridRetriever
+from grounded.views import result_json
 
 
 def _filters(collections: str | None, where: list[str] | None) -> SearchFilters:
@@ -30,33 +31,6 @@ def _filters(collections: str | None, where: list[str] | None) -> SearchFilters:
             raise InvalidRequest(f"--where {item!r} must look like key=value")
         metadata[key.strip()] = value.strip()
     return SearchFilters(collections=tuple(split_list(collections)), metadata=metadata)
-
-
-def result_json(r: SearchResult, explain: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "rank": r.rank,
-        "score": round(r.score, 6),
-        "doc_id": r.document.doc_id,
-        "collection": r.document.collection,
-        "title": r.document.title,
-        "heading": r.chunk.heading,
-        "page": r.chunk.page,
-        "chunk_id": r.chunk.chunk_id,
-        "text": r.chunk.text,
-        "source_uri": r.document.source_uri,
-    }
-    if explain:
-        out["explain"] = {
-            "bm25_rank": r.bm25_rank,
-            "bm25_score": r.bm25_score,
-            "dense_rank": r.dense_rank,
-            "dense_score": r.dense_score,
-            "fused_score": r.score,
-            "rerank_score": r.rerank_score,
-            "char_start": r.chunk.start,
-            "char_end": r.chunk.end,
-        }
-    return out
 
 
 def _show(results: list[SearchResult], explain: bool) -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from grounded.domain import AnswerStatus, Citation, SentenceCheck, Stage, Usage, Verdict
+from grounded.domain import (
+    AnswerStatus,
+    Citation,
+    SearchResult,
+    SentenceCheck,
+    Stage,
+    Usage,
+    Verdict,
+)
 
 # One sentence for every "no": nothing relevant, nothing verifiable, or nothing the
 # principal may read. It must not vary with *why*, or it would tell a user that a
@@ -41,6 +49,7 @@ class AskResult:
     dropped: tuple[tuple[str, str], ...] = ()  # (chunk id, reason) left out of the context
     retrieval: dict[str, Any] = field(default_factory=dict)
     policy_version: str = ""
+    retrieved: tuple[SearchResult, ...] = ()  # what retrieval returned (answers only)
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,23 @@ def ask_json(r: AskResult) -> dict[str, Any]:
         "retrieval": r.retrieval,
         "policy_version": r.policy_version,
         "dropped": [{"chunk_id": c, "reason": why} for c, why in r.dropped],
+        "retrieved": [_retrieved(x) for x in r.retrieved],
+    }
+
+
+def _retrieved(r: SearchResult) -> dict[str, Any]:
+    return {
+        "chunk_id": r.chunk.chunk_id,
+        "doc_id": r.document.doc_id,
+        "collection": r.document.collection,
+        "title": r.document.title,
+        "heading": r.chunk.heading,
+        "score": round(r.score, 6),
+        "bm25_rank": r.bm25_rank,
+        "bm25_score": r.bm25_score,
+        "dense_rank": r.dense_rank,
+        "dense_score": r.dense_score,
+        "rerank_score": r.rerank_score,
     }
 
 

@@ -98,6 +98,7 @@ class _Run:
     emit: Callable[[str], None] | None = None  # streaming: receives verified sentences
     canary: str | None = None  # of the prompt sent, for the output leak check
     system_prompt: str | None = None
+    retrieved: tuple[SearchResult, ...] = ()  # shown with an answer, never with a refusal
 
     def timed(self, stage: str, since: float) -> None:
         self.stages[stage] = round((time.perf_counter() - since) * 1000, 3)
@@ -195,8 +196,10 @@ class AskPipeline:
             return self._finish(run, "blocked", "", message=blocked_message(verdict, "question"))
         run.question = verdict.text
         t = time.perf_counter()
-        results = self._retrieve(run)
+        # Embedding and ranking are CPU work: off the event loop, so a server keeps serving.
+        results = await asyncio.to_thread(self._retrieve, run)
         run.timed("retrieve", t)
+        run.retrieved = tuple(results)
         results = self._guard_retrieved(run, results)
         t = time.perf_counter()
         context = await self._assemble(run, results)
@@ -297,8 +300,8 @@ class AskPipeline:
     async def _answer(self, run: _Run, context: AssembledContext) -> AskResult:
         sources = usable_sources(context, source_spans(context, run.flagged))
         verifier = self._verifier(run)
-        if run.app.answer_mode == "extractive":
-            return self._extractive(run, context, sources, verifier)
+        if run.app.answer_mode == "extractive":  # sentence scoring and embedding: CPU work
+            return await asyncio.to_thread(self._extractive, run, context, sources, verifier)
         t = time.perf_counter()
         generated = await self._generate(run, context)
         run.timed("generate", t)
@@ -316,7 +319,7 @@ class AskPipeline:
         if says_not_found(generated.text):
             return self._refusal(run, generated)
         t = time.perf_counter()
-        verification = verify_answer(generated.text, sources, verifier)
+        verification = await asyncio.to_thread(verify_answer, generated.text, sources, verifier)
         policy = run.stack.policy.verification
         if policy.judge:
             route = policy.judge_route or run.app.route
@@ -526,6 +529,8 @@ class AskPipeline:
                 "route": app.route if app.answer_mode == "generative" else None,
             },
             policy_version=run.stack.policy.version,
+            # A refusal must not vary with what was retrieved (it could reveal a document).
+            retrieved=run.retrieved if status.startswith("answered") else (),
         )
 
 

@@ -235,7 +235,50 @@ class JsonlSource:
                 )
 
 
-Source = FileSource | JsonlSource
+class UploadSource:
+    """One uploaded file, held in memory, under an id the caller chose (the service's).
+
+    The ACL is the upload's own (the run's): ACL keys in the file's front matter
+    are dropped, so an upload can never move itself to another tenant.
+    """
+
+    def __init__(self, doc_id: str, filename: str, data: bytes, metadata: dict[str, Any]) -> None:
+        if loader_for_path(Path(filename)) is None:
+            raise InvalidRequest(f"{filename!r} is not a supported type; {SUPPORTED_HINT}")
+        self.doc_id = doc_id
+        self.filename = filename
+        self.data = data
+        self.metadata = metadata
+        self.skipped: list[SkippedFile] = []
+
+    @property
+    def source_root(self) -> str:
+        return f"upload:{self.doc_id}"
+
+    def _load(self) -> Loaded:
+        loader = loader_for_path(Path(self.filename))
+        assert loader is not None  # checked in __init__
+        parsed = loader.load(self.data, source=self.filename)
+        metadata = {k: v for k, v in parsed.metadata.items() if k not in ACL_KEYS}
+        metadata.update(self.metadata)
+        return Loaded(ParsedDocument(parsed.text, parsed.blocks, parsed.title, metadata))
+
+    def items(self) -> Iterator[SourceItem | FailedItem]:
+        digest = hashlib.sha256(self.data).hexdigest()
+        yield SourceItem(self.doc_id, self.source_root, digest, self._load)
+
+
+Source = FileSource | JsonlSource | UploadSource
+SUPPORTED_HINT = "upload Markdown, text, HTML, PDF or DOCX (.md .txt .html .pdf .docx)"
+_COLLECTION_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
+def check_collection(name: str) -> str:
+    if not name or set(name) - _COLLECTION_CHARS:
+        raise InvalidRequest(
+            f"collection name {name!r} may only use letters, digits, '_', '.' and '-'"
+        )
+    return name
 
 
 def open_source(path: Path, fmt: SourceFormat, *, max_file_bytes: int) -> Source:
