@@ -366,7 +366,7 @@ BUILTIN_APPS: dict[str, dict[str, Any]] = {"default": {}}
 
 # ---------------------------------------------------------------- the HTTP service (grounded serve)
 
-_RATE_PATTERN = r"^\s*\d+\s*/\s*(s|sec|second|min|minute|h|hour|day)\s*$"
+_RATE_PATTERN = r"(?i)^\s*\d+\s*/\s*(s|sec|second|min|minute|h|hour|day)\s*$"
 
 
 class JwtConfig(_Section):

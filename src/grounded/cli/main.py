@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from grounded import __version__
-from grounded.cli import ask, chat, docs, guard, ingest, models, prompts, search, status
+from grounded.cli import ask, chat, docs, guard, ingest, models, prompts, search, serve, status
 from grounded.cli import eval as eval_cli
 from grounded.cli import keys as keys_cli
 from grounded.cli.context import State
@@ -41,6 +41,7 @@ app.add_typer(guard.app, name="guard")
 app.add_typer(prompts.app, name="prompts")
 app.add_typer(eval_cli.app, name="eval")
 app.add_typer(keys_cli.app, name="keys")
+app.command("serve")(serve.serve)
 
 
 def _version(value: bool) -> None:
