@@ -108,13 +108,25 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(data: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+def served(
+    data: Path, *args: str, env: dict[str, str] | None = None, config: Path | None = None
+) -> Iterator[str]:
     """`grounded serve` as a subprocess on a free loopback port; yields its base URL."""
     port = free_port()
+    settings = ["--config", str(config)] if config else []
     log = data.parent / f"serve-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(GROUNDED), "--data-dir", str(data), "serve", "--port", str(port), *args],
+            [
+                str(GROUNDED),
+                *settings,
+                "--data-dir",
+                str(data),
+                "serve",
+                "--port",
+                str(port),
+                *args,
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env or cli_env(),

@@ -116,12 +116,15 @@ def test_a_generative_app_streams_verified_sentences(data: Path, keys: Keys) -> 
     model = ScriptedChatModel(
         default="Up to 5 unused vacation days carry over to the next calendar year [S1]."
     )
-    with TestClient(app_with(settings_for(data), model)) as c, c.stream(
-        "POST",
-        "/v1/ask?stream=true",
-        json={"question": VACATION, "app": "gen"},
-        headers=bearer(keys.alice),
-    ) as r:
+    with (
+        TestClient(app_with(settings_for(data), model)) as c,
+        c.stream(
+            "POST",
+            "/v1/ask?stream=true",
+            json={"question": VACATION, "app": "gen"},
+            headers=bearer(keys.alice),
+        ) as r,
+    ):
         got = events(r.read().decode())
     tokens = [d["text"] for name, d in got if name == "token"]
     final = got[-1][1]
@@ -328,7 +331,7 @@ def test_unknown_apps_and_bad_bodies_are_problems_naming_what_to_fix(
     r = client.post(
         "/v1/ask", json={"question": VACATION, "app": "nope"}, headers=bearer(keys.alice)
     )
-    assert "configured apps: default, gen" in is_problem(r, 422, "invalid-request")["detail"]
+    assert "configured apps: default, gen" in is_problem(r, 404, "not-found")["detail"]
     r = client.post("/v1/ask", json={"question": "x" * 4001}, headers=bearer(keys.alice))
     problem = is_problem(r, 422, "invalid-request")
     assert problem["errors"][0]["field"] == "body.question"

@@ -27,7 +27,10 @@ class Answering:
         self.who = who
         self.question = question
         self.app = app or svc.settings.server.default_app
-        cfg = svc.runtime.asker.app(self.app)  # InvalidRequest names the configured apps
+        if self.app not in svc.settings.apps:  # as OpenAI answers an unknown model
+            known = ", ".join(sorted(svc.settings.apps))
+            raise Problem(404, "not-found", f"no app {self.app!r}; configured apps: {known}")
+        cfg = svc.settings.apps[self.app]
         self.generative = cfg.answer_mode == "generative"
 
     async def check_budget(self) -> None:

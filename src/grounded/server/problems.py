@@ -14,7 +14,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from grounded.errors import (
     AccessDenied,
@@ -44,6 +47,45 @@ TITLES = {
     "unsupported-media-type": "Unsupported media type",
     "internal": "Internal error",
 }
+
+
+class ProblemBody(BaseModel):
+    """The body of every error response (RFC 9457)."""
+
+    type: str = Field(examples=[TYPE_PREFIX + "rate-limited"])
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[dict[str, str]] | None = Field(
+        default=None, description="validation failures: field and message"
+    )
+
+
+_DESCRIPTIONS = {
+    400: "the body cannot be parsed",
+    401: "missing or invalid credentials",
+    403: "the caller's role does not allow this",
+    404: "no such thing, or not the caller's to see",
+    413: "the body is over the size limit",
+    422: "the request is malformed; `detail` says what to fix",
+    429: "a rate or token limit is spent; see Retry-After",
+    500: "a server fault (logged on the server)",
+    502: "the model call failed",
+    503: "every model slot is busy; see Retry-After",
+    504: "the request ran past its deadline",
+}
+# Every /v1 route; routes add what else they may answer.
+COMMON = (400, 401, 413, 422, 429, 500)
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for problem responses: `APIRouter(responses=responses(...))`."""
+    schema = ProblemBody.model_json_schema()
+    return {
+        s: {"description": _DESCRIPTIONS[s], "content": {MEDIA_TYPE: {"schema": schema}}}
+        for s in sorted({*COMMON, *statuses})
+    }
 
 
 class Problem(Exception):
@@ -119,6 +161,16 @@ def from_error(exc: GroundedError) -> Problem:
     return Problem(500, "internal", "the request failed on the server; see its log")
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method of every route on this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE and isinstance(route, APIRoute):
+            methods |= route.methods or set()
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """Problem responses for our errors, validation errors, HTTP errors and bugs."""
 
@@ -152,9 +204,10 @@ def install(app: FastAPI) -> None:
             415: "unsupported-media-type",
         }.get(exc.status_code, "invalid-request" if exc.status_code < 500 else "internal")
         detail = exc.detail if isinstance(exc.detail, str) else TITLES[kind]
-        return Problem(exc.status_code, kind, detail, headers=exc.headers).response(
-            request.url.path
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return Problem(exc.status_code, kind, detail, headers=headers).response(request.url.path)
 
     async def bug(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)

@@ -8,26 +8,28 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from grounded.errors import GroundedError
 from grounded.features.ask import MAX_QUESTION_CHARS
 from grounded.server import sse
 from grounded.server.answering import Answering
 from grounded.server.deps import CallerDep, Svc
-from grounded.server.problems import Problem, from_error, not_found
+from grounded.server.problems import Problem, from_error, not_found, responses
 
-router = APIRouter(prefix="/v1", tags=["answers"])
+router = APIRouter(prefix="/v1", tags=["answers"], responses=responses(403, 404, 502, 503, 504))
 
 
 class AskBody(BaseModel):
-    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    model_config = ConfigDict(strict=True)  # JSON types as documented: no 0 for false
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=r"\S")
     app: str | None = Field(
         default=None, description="an app of grounded.yaml; default: the server's"
     )
 
 
 class FeedbackBody(BaseModel):
+    model_config = ConfigDict(strict=True)  # JSON types as documented: no 0 for false
     answer_id: str = Field(min_length=1, max_length=64)
     rating: Literal["up", "down"]
     comment: str = Field(default="", max_length=2000)

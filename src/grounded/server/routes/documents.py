@@ -18,10 +18,10 @@ from grounded.errors import InvalidRequest
 from grounded.runtime import Runtime
 from grounded.server.auth import Caller
 from grounded.server.deps import CallerDep, Svc
-from grounded.server.problems import Problem, not_found
+from grounded.server.problems import Problem, not_found, responses
 from grounded.views import doc_json
 
-router = APIRouter(prefix="/v1/documents", tags=["documents"])
+router = APIRouter(prefix="/v1/documents", tags=["documents"], responses=responses(403, 404))
 UPLOADS = "uploads"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 

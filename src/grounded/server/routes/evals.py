@@ -18,9 +18,9 @@ from grounded.evals.gates import check
 from grounded.evals.html import render
 from grounded.evals.suite import Suite
 from grounded.server.deps import AdminDep, Svc
-from grounded.server.problems import not_found
+from grounded.server.problems import not_found, responses
 
-router = APIRouter(prefix="/v1/evals", tags=["evaluations"])
+router = APIRouter(prefix="/v1/evals", tags=["evaluations"], responses=responses(403, 404))
 _RUN_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 # The report is self-contained HTML with inline CSS and SVG and no script.
 _REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'"

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from grounded.server.deps import Services, Svc, caller
 from grounded.server.metrics import CONTENT_TYPE
+from grounded.server.problems import responses
 
 router = APIRouter(tags=["operations"])
 
@@ -47,7 +48,11 @@ def _checks(svc: Services) -> dict[str, str]:
     return checks
 
 
-@router.get("/readyz", summary="Readiness: the store opens and the default app can answer")
+@router.get(
+    "/readyz",
+    summary="Readiness: the store opens and the default app can answer",
+    responses={503: {"description": "not ready: `checks` says what failed"}},
+)
 async def readyz(svc: Svc) -> JSONResponse:
     checks = await asyncio.to_thread(_checks, svc)
     failing = {k: v for k, v in checks.items() if v != "ok" and not k.startswith("model:")}
@@ -57,7 +62,12 @@ async def readyz(svc: Svc) -> JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE.split(";")[0]: {}}}, **responses(401)},
+)
 async def metrics(request: Request, svc: Svc) -> Response:
     if not svc.settings.server.metrics_public:
         await caller(request, svc, None)

@@ -21,19 +21,21 @@ from grounded.features.ask import MAX_QUESTION_CHARS
 from grounded.server import sse
 from grounded.server.answering import Answering
 from grounded.server.deps import CallerDep, Svc
-from grounded.server.problems import Problem, from_error
+from grounded.server.problems import Problem, from_error, responses
 
-router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+router = APIRouter(
+    prefix="/v1", tags=["openai-compatible"], responses=responses(404, 502, 503, 504)
+)
 
 
 class ContentPart(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     type: str
     text: str | None = None
 
 
 class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ContentPart] | None = None
 
@@ -46,7 +48,7 @@ class ChatMessage(BaseModel):
 class ChatCompletionBody(BaseModel):
     """OpenAI's request; sampling fields are accepted and ignored (the app's prompt sets them)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     model: str = Field(min_length=1, description="the app to answer with (GET /v1/models)")
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False

@@ -6,18 +6,20 @@ import asyncio
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from grounded.domain import SearchFilters
 from grounded.features.ask import MAX_QUESTION_CHARS
 from grounded.server.deps import CallerDep, Svc
+from grounded.server.problems import responses
 from grounded.views import result_json
 
-router = APIRouter(prefix="/v1", tags=["search"])
+router = APIRouter(prefix="/v1", tags=["search"], responses=responses())
 
 
 class SearchBody(BaseModel):
-    query: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    model_config = ConfigDict(strict=True)  # JSON types as documented: no 0 for false
+    query: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=r"\S")
     k: int = Field(default=10, ge=1, le=100)
     collections: list[str] = Field(default_factory=list, description="empty: every collection")
     mode: Literal["hybrid", "bm25", "dense"] = "hybrid"
