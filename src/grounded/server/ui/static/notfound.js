@@ -1,0 +1,5 @@
+// The not-found page: only the header.
+
+import { initChrome } from "./common.js";
+
+initChrome();
