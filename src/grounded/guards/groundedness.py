@@ -149,6 +149,12 @@ class Verifier:
         return self._supports[key]
 
     def _support(self, sentence: str, source: str) -> _Support:
+        quoted = _quoted(sentence, source)
+        if quoted is not None:
+            # A verbatim quote of the source is supported by it, whatever the rules below
+            # would measure; extractive answers are all quotes, and this spares embedding
+            # every sentence of their sources (most of an extractive answer's time).
+            return _Support(True, "", 1.0, 1.0 if self.embed is not None else None, quoted)
         terms = set(self._terms(sentence))
         source_terms = set(self._terms(source))
         lexical = len(terms & source_terms) / len(terms) if terms else 1.0
@@ -191,6 +197,20 @@ class Verifier:
         if semantic is not None and semantic < policy.min_semantic:
             return False, f"semantic similarity {semantic:.2f} below {policy.min_semantic}"
         return True, ""
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def _quoted(sentence: str, source: str) -> tuple[int, int] | None:
+    """The span of the source's sentence that contains `sentence` word for word, if any."""
+    wanted = _SPACE.sub(" ", sentence).strip()
+    if len(wanted) < 2 or wanted not in _SPACE.sub(" ", source):
+        return None
+    for start, end in units(source) or [(0, len(source))]:
+        if wanted in _SPACE.sub(" ", source[start:end]):
+            return start, end
+    return None  # it runs across sentences: judge it by the rules
 
 
 _BLOCK_BREAK = re.compile(r"\s*(?:[-*•+]|\d+[.)])\s+|.*\s\|\s.*\s\|\s")
