@@ -386,7 +386,7 @@ def test_chat_completions_answers_as_an_openai_server_with_citations(
     assert "5" in body["choices"][0]["message"]["content"]
     assert body["citations"] and body["grounded"]["status"] == "answered_extractive"
     models = client.get("/v1/models", headers=bearer(keys.alice)).json()
-    assert {m["id"] for m in models["data"]} == {"default", "gen"}
+    assert {m["id"]: m["default"] for m in models["data"]} == {"default": True, "gen": False}
     r = client.post(
         "/v1/chat/completions",
         json={"model": "default", "messages": [{"role": "assistant", "content": "hi"}]},

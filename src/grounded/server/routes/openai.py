@@ -100,8 +100,17 @@ async def models(who: CallerDep, svc: Svc) -> dict[str, Any]:
     return {
         "object": "list",
         "data": [
-            {"id": name, "object": "model", "created": 0, "owned_by": "grounded"}
-            for name in sorted(svc.settings.apps)
+            {
+                "id": name,
+                "object": "model",
+                "created": 0,
+                "owned_by": "grounded",
+                # extras for grounded's own clients (the web UI's app picker)
+                "default": name == svc.settings.server.default_app,
+                "description": app.description,
+                "answer_mode": app.answer_mode,
+            }
+            for name, app in sorted(svc.settings.apps.items())
         ],
     }
 

@@ -46,11 +46,11 @@ async function loadApps() {
     for (const model of models) {
       appSelect.append(el("option", { value: model.id, title: model.description || null }, model.id));
     }
-    // The list does not say which app the server answers with by default; "default" is
-    // the built-in name.
+    // The server marks the app it answers with by default (server.default_app).
     const chosen = sessionStorage.getItem(APP_CHOICE);
+    const serverDefault = models.find((model) => model.default);
     if (chosen && apps.includes(chosen)) appSelect.value = chosen;
-    else if (apps.includes("default")) appSelect.value = "default";
+    else if (serverDefault) appSelect.value = serverDefault.id;
     appSelect.disabled = apps.length === 0;
     if (!apps.length) showNotice(pageNotice, "warning", "No apps", "This server has no app to answer with.");
   } catch (err) {
