@@ -90,6 +90,10 @@ def test_the_daily_token_budget_is_enforced_with_retry_after(data: Path) -> None
             "/v1/ask?stream=true", json={"question": VACATION, "app": "gen"}, headers=bearer(budget)
         )
         assert streamed.status_code == 429  # refused before the stream starts
+        metrics = c.get("/metrics").text
+        assert 'grounded_llm_tokens_total{direction="input",model="scripted"} 900.0' in metrics
+        assert 'grounded_llm_circuit_state{model="scripted"} 0.0' in metrics
+        assert 'grounded_limit_rejections_total{limit="tokens"} 2.0' in metrics
         # Extractive answers use no model tokens, so they go on.
         assert (
             c.post("/v1/ask", json={"question": VACATION}, headers=bearer(budget)).status_code
