@@ -16,11 +16,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from grounded.domain import Principal
 from grounded.evals.runner import EvalRunner
 from grounded.evals.suite import Sample, load_suite
 from grounded.features.answer import REFUSAL
 from grounded.runtime import Runtime
-from grounded.server.auth import SERVICE_DB, KeyStore
+from grounded.server.auth import SERVICE_DB, Caller, KeyStore
+from grounded.server.records import AnswerStore
 from tests.server_support import (
     Keys,
     app_with,
@@ -440,3 +442,18 @@ def test_the_openapi_description_documents_bearer_auth(client: TestClient) -> No
     assert "/v1/chat/completions" in spec["paths"] and "/v1/ask" in spec["paths"]
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert client.get("/docs").status_code == 200
+
+
+def test_stored_answers_expire_with_their_feedback(tmp_path: Path) -> None:
+    now = [1_800_000_000.0]
+    store = AnswerStore(tmp_path / "service.sqlite", retention_days=30, clock=lambda: now[0])
+    who = Caller(Principal.of("acme", "alice@acme.example"), "key:a", False, None, None)
+    old, _ = store.add(who, "q1", {"app": "default", "status": "refused"})
+    store.add_feedback(old, who, "down", "")
+    now[0] += 20 * 86_400
+    recent, _ = store.add(who, "q2", {"app": "default", "status": "refused"})
+    now[0] += 15 * 86_400  # old is 35 days old, recent 15
+    assert store.prune() == 1
+    assert store.get(old, who) is None and store.feedback_for(old) == []
+    assert store.get(recent, who) is not None
+    store.close()

@@ -409,6 +409,16 @@ class ServerConfig(_Section):
     model_wait_s: float = Field(
         default=5.0, ge=0, description="how long a request waits for a model slot before a 503"
     )
+    keep_alive_s: float = Field(
+        default=75.0,
+        gt=0,
+        description="idle keep-alive connections are closed after this; keep it above the "
+        "idle timeout of every client and proxy in front (nginx: 60 s), or a request sent "
+        "just as the server closes the connection is lost",
+    )
+    answers_retention_days: float = Field(
+        default=30.0, gt=0, description="stored answers (and their feedback) older are deleted"
+    )
     jwt: JwtConfig | None = None
     evals_dir: Path = Path("runs")  # where `grounded eval run --out` writes; /v1/evals reads it
     ui: bool = True

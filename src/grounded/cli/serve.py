@@ -38,7 +38,13 @@ def serve(
     if server.workers == 1:
         from grounded.server.app import create_app
 
-        uvicorn.run(create_app(settings), host=server.host, port=server.port, log_level=log_level)
+        uvicorn.run(
+            create_app(settings),
+            host=server.host,
+            port=server.port,
+            log_level=log_level,
+            timeout_keep_alive=int(server.keep_alive_s),
+        )
         return
     # Each worker process builds its own app from the same settings.
     from grounded.server.app import CONFIG_ENV
@@ -53,4 +59,5 @@ def serve(
         port=server.port,
         workers=server.workers,
         log_level=log_level,
+        timeout_keep_alive=int(server.keep_alive_s),
     )

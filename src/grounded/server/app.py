@@ -48,7 +48,7 @@ def build_services(settings: Settings, runtime: Runtime | None = None) -> Servic
         keys=keys,
         auth=Authenticator(keys, jwt),
         limiter=Limiter(db),
-        answers=AnswerStore(db),
+        answers=AnswerStore(db, settings.server.answers_retention_days),
         metrics=ServiceMetrics(runtime.gateway.metrics),
         slots=ModelSlots(settings.server.max_model_calls, settings.server.model_wait_s),
     )

@@ -11,6 +11,8 @@ import json
 import secrets
 import sqlite3
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,8 +46,8 @@ CREATE INDEX IF NOT EXISTS feedback_answer ON feedback (answer_id);
 Rating = Literal["up", "down"]
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,13 @@ class Feedback:
     created: str
 
 
+PRUNE_EVERY = 500  # answers stored between two deletions of expired ones
+
+
 class AnswerStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, retention_days: float = 30.0, clock: Callable[[], float] = time.time
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -66,6 +73,17 @@ class AnswerStore:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self._retention_s = retention_days * 86_400
+        self._clock = clock
+        self._added = 0
+        self.prune()
+
+    def prune(self) -> int:
+        """Delete answers (and their feedback) older than the retention period."""
+        cutoff = _iso(self._clock() - self._retention_s)
+        with self._lock:
+            cur = self._db.execute("DELETE FROM answers WHERE created < ?", (cutoff,))
+        return cur.rowcount
 
     def close(self) -> None:
         with self._lock:
@@ -73,7 +91,7 @@ class AnswerStore:
 
     def add(self, caller: Caller, question: str, body: dict[str, Any]) -> tuple[str, str]:
         """Store an answer; returns its id and creation time."""
-        answer_id, created = "ans_" + secrets.token_hex(12), _now()
+        answer_id, created = "ans_" + secrets.token_hex(12), _iso(self._clock())
         record = {**body, "answer_id": answer_id, "question": question, "created": created}
         p = caller.principal
         with self._lock:
@@ -83,6 +101,9 @@ class AnswerStore:
                 (answer_id, p.tenant, p.user, caller.subject, created, body["app"],
                  body["status"], json.dumps(record)),
             )  # fmt: skip
+            self._added += 1
+        if self._added % PRUNE_EVERY == 0:
+            self.prune()
         return answer_id, created
 
     def get(self, answer_id: str, caller: Caller) -> dict[str, Any] | None:
@@ -102,7 +123,7 @@ class AnswerStore:
             cur = self._db.execute(
                 "INSERT INTO feedback (answer_id, subject, created, rating, comment)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (answer_id, caller.subject, _now(), rating, comment),
+                (answer_id, caller.subject, _iso(self._clock()), rating, comment),
             )
         return int(cur.lastrowid or 0)
 
