@@ -16,6 +16,7 @@ from typing import Any
 from grounded.evals.report import worst_items
 from grounded.evals.suite import LOWER_IS_BETTER, OPERATIONS
 
+_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 _CSS = """
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#1d2330;
 padding:0 1rem}
@@ -33,6 +34,8 @@ def render(run: dict[str, Any], failures: list[str]) -> str:
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{escape(title)}</title>",
+        # Nothing in a report runs or loads: answers quote documents, which can contain anything.
+        f"<meta http-equiv='Content-Security-Policy' content=\"{_CSP}\">",
         f"<style>{_CSS}</style></head><body><main>",
         f"<h1>{escape(title)}</h1>",
         f"<p class='muted'>{len(run['items'])} items · {escape(run['finished_at'])} · grounded "
@@ -67,33 +70,39 @@ def _metric_bars(aggregates: dict[str, dict[str, Any]]) -> str:
         for name, agg in aggregates.items()
         if name not in OPERATIONS and name != "errors" and agg.get("mean") is not None
     ]
-    width, row, left, bar = 800, 26, 170, 480
+    width, row, left, bar = 880, 26, 170, 480
     height = row * len(shown) + 24
     out = [f"<svg role='img' aria-label='metric bars' width='{width}' height='{height}'>"]
     for k in range(0, 11, 2):
         x = left + bar * k / 10
         out.append(f"<line x1='{x}' x2='{x}' y1='0' y2='{height - 20}' stroke='#eef'/>")
-        out.append(f"<text x='{x - 8}' y='{height - 6}'>{k / 10:.1f}</text>")
+        out.append(f"<text x='{x}' y='{height - 6}' text-anchor='middle'>{k / 10:.1f}</text>")
     for i, (name, agg) in enumerate(shown):
-        y = i * row + 4
-        mean = min(max(agg["mean"], 0.0), 1.0)
-        colour = "#c0504d" if name in LOWER_IS_BETTER else "#4f81bd"
-        out.append(f"<text x='0' y='{y + 14}'>{escape(name)}</text>")
-        out.append(
-            f"<rect x='{left}' y='{y}' width='{bar * mean:.1f}' height='16' fill='{colour}'>"
-            f"<title>{escape(name)} {agg['mean']:.3f} [{agg['low']:.3f}, {agg['high']:.3f}] "
-            f"n={agg['n']}</title></rect>"
-        )
-        lo, hi = (min(max(agg[k], 0.0), 1.0) for k in ("low", "high"))
-        out.append(
-            f"<line x1='{left + bar * lo:.1f}' x2='{left + bar * hi:.1f}' y1='{y + 8}' "
-            f"y2='{y + 8}' stroke='#1d2330' stroke-width='2'/>"
-        )
-        out.append(
-            f"<text x='{left + bar + 10}' y='{y + 14}'>{agg['mean']:.3f} (n={agg['n']})</text>"
-        )
+        out.append(_metric_row(name, agg, i * row + 4, left, bar))
     out.append("</svg>")
     return "".join(out)
+
+
+def _metric_row(name: str, agg: dict[str, Any], y: int, left: int, bar: int) -> str:
+    """Label, bar (the mean), the interval as a line with end ticks, and the numbers."""
+    mean = min(max(agg["mean"], 0.0), 1.0)
+    lo, hi = (left + bar * min(max(agg[k], 0.0), 1.0) for k in ("low", "high"))
+    colour = "#c0504d" if name in LOWER_IS_BETTER else "#4f81bd"
+    numbers = f"{agg['mean']:.3f} [{agg['low']:.2f}, {agg['high']:.2f}] n={agg['n']}"
+    ticks = "".join(
+        f"<line x1='{x:.1f}' x2='{x:.1f}' y1='{y + 3}' y2='{y + 13}' stroke='#1d2330' "
+        "stroke-width='1.5'/>"
+        for x in ((lo, hi) if hi > lo else ())
+    )
+    return (
+        f"<g class='metric' data-metric='{escape(name)}'>"
+        f"<text x='0' y='{y + 14}'>{escape(name)}</text>"
+        f"<rect class='bar' x='{left}' y='{y}' width='{bar * mean:.1f}' height='16' "
+        f"fill='{colour}'><title>{escape(name)} {escape(numbers)}</title></rect>"
+        f"<line class='interval' x1='{lo:.1f}' x2='{hi:.1f}' y1='{y + 8}' y2='{y + 8}' "
+        f"stroke='#1d2330' stroke-width='2'/>{ticks}"
+        f"<text x='{left + bar + 10}' y='{y + 14}'>{escape(numbers)}</text></g>"
+    )
 
 
 def _histogram(values: list[float], bins: int = 12) -> str:
@@ -103,21 +112,35 @@ def _histogram(values: list[float], bins: int = 12) -> str:
     counts = [0] * bins
     for v in values:
         counts[min(int(v / top * bins), bins - 1)] += 1
-    width, height, most = 720, 180, max(counts)
-    step = (width - 40) / bins
+    width, height, left, most = 720, 180, 30, max(counts)
+    step = (width - 2 * left) / bins
     out = [
-        f"<svg role='img' aria-label='latency histogram' width='{width}' height='{height + 30}'>"
+        f"<svg role='img' aria-label='latency histogram' width='{width}' height='{height + 50}'>"
     ]
     for i, c in enumerate(counts):
-        h = height * c / most
+        h = (height - 16) * c / most  # room for the count above the tallest bar
+        x, y = left + i * step, height + 10 - h
         out.append(
-            f"<rect x='{30 + i * step:.1f}' y='{height - h:.1f}' width='{step - 2:.1f}' "
-            f"height='{h:.1f}' fill='#4f81bd'><title>{c} items, "
-            f"{top * i / bins:.0f}–{top * (i + 1) / bins:.0f} ms</title></rect>"
+            f"<rect class='bin' x='{x:.1f}' y='{y:.1f}' width='{step - 2:.1f}' height='{h:.1f}' "
+            f"fill='#4f81bd'><title>{c} items, {_ms(top * i / bins)}–{_ms(top * (i + 1) / bins)}"
+            "</title></rect>"
         )
-    out.append(f"<text x='30' y='{height + 18}'>0 ms</text>")
-    out.append(f"<text x='{width - 80}' y='{height + 18}'>{top:.0f} ms</text></svg>")
+        if c:
+            out.append(
+                f"<text x='{x + step / 2 - 1:.1f}' y='{y - 4:.1f}' text-anchor='middle'>{c}</text>"
+            )
+    base = height + 10
+    out.append(f"<line x1='{left}' x2='{width - left}' y1='{base}' y2='{base}' stroke='#1d2330'/>")
+    for k in range(0, 5):
+        x = left + (width - 2 * left) * k / 4
+        out.append(f"<line x1='{x}' x2='{x}' y1='{base}' y2='{base + 5}' stroke='#1d2330'/>")
+        out.append(f"<text x='{x}' y='{base + 20}' text-anchor='middle'>{_ms(top * k / 4)}</text>")
+    out.append(f"<text x='{left}' y='{base + 38}'>items per latency bin</text></svg>")
     return "".join(out)
+
+
+def _ms(value: float) -> str:
+    return f"{value:.0f} ms" if value < 10_000 else f"{value / 1000:.0f} s"
 
 
 def _tags(items: list[dict[str, Any]]) -> str:
@@ -134,7 +157,7 @@ def _tags(items: list[dict[str, Any]]) -> str:
             values = [v for i in members if (v := i["metrics"].get(m)) is not None]
             cells.append(f"<td>{sum(values) / len(values):.3f}</td>" if values else "<td>—</td>")
         rows.append(f"<tr><td>{escape(tag)}</td><td>{len(members)}</td>{''.join(cells)}</tr>")
-    return f"<table><tr><th>tag</th><th>items</th>{head}</tr>{''.join(rows)}</table>"
+    return f"<table class='tags'><tr><th>tag</th><th>items</th>{head}</tr>{''.join(rows)}</table>"
 
 
 def _item(item: dict[str, Any]) -> str:
