@@ -139,6 +139,14 @@ def test_eval_run_cli_reports_writes_the_run_and_gates(index: Path, tmp_path: Pa
     assert as_json["regressions"] == [] and {d["metric"] for d in as_json["deltas"]} >= {"ndcg@10"}
 
 
+def test_a_suite_whose_app_is_not_configured_says_where_apps_come_from(tmp_path: Path) -> None:
+    full = ROOT / "evals" / "full.yaml"
+    result = grounded("--data-dir", tmp_path / "data", "eval", "run", full, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "evaluates app 'generative'" in result.stderr and "--config FILE" in result.stderr
+    assert "apps:\n  generative:" in (ROOT / "evals" / "grounded.yaml").read_text()
+
+
 def test_the_html_report_is_self_contained_escaped_and_has_its_charts(
     runtime: Runtime, tmp_path: Path
 ) -> None:

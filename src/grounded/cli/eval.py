@@ -47,7 +47,15 @@ def run(
     """
     suite = load_suite(suite_file)
     base = _read_run(baseline) if baseline else None
-    runner = EvalRunner(state(ctx).runtime(), suite, out)
+    runtime = state(ctx).runtime()
+    if suite.app not in runtime.settings.apps:
+        raise InvalidRequest(
+            f"suite {suite_file} evaluates app {suite.app!r}, which the settings do not "
+            f"define (configured: {', '.join(sorted(runtime.settings.apps))}); apps come "
+            "from ./grounded.yaml or `grounded --config FILE eval run ...` (the suite's "
+            "header may name its settings file)"
+        )
+    runner = EvalRunner(runtime, suite, out)
     document = _run_with_progress(runner, quiet)
     failures = check(suite, document, base)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
