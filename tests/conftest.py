@@ -17,6 +17,8 @@ import httpx
 import pytest
 
 if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
     from grounded.testing.mock_llm_server import MockLLMServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,9 +148,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    """Debian's chromium driven by Playwright (`make test` installs it; no browser download)."""
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium driven by Playwright (`make test` installs it; no browser download).
+
+    Module-scoped: while Playwright's sync API is open it keeps an event loop running in
+    the main thread, and every asyncio.run() in a later test module would fail."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

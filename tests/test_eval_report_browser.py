@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from grounded.evals.report import worst_items
 from grounded.evals.suite import OPERATIONS
-from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT
+from tests.conftest import ARTIFACTS, ROOT
 from tests.helpers import SAMPLE_CORPUS, grounded, hash_runtime, ingest
 
 SMOKE = ROOT / "evals" / "smoke.yaml"
@@ -33,23 +32,6 @@ STROKE = 2  # px, the interval line's stroke width
 # An answer that quotes a hostile document: if it were markup, it would set window.__pwned
 # (and the <img> would try to load `x`, a console error).
 PAYLOAD = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """This module's own chromium, as conftest's but closed when the module ends.
-
-    While Playwright's sync API is open it keeps an event loop running in the main
-    thread, so with conftest's session-scoped `browser` every asyncio.run() in a later
-    test module (tests/test_eval_runner.py, the gateway tests…) fails."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture(scope="module")
