@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
     from grounded.testing.mock_llm_server import MockLLMServer
+
+from tests.helpers import free_port, stop, wait_until_answering
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CORPUS = ROOT / "sample-corpus"
@@ -54,32 +53,12 @@ class LlamaServer:
     embedding_model: str = "smollm2-embed"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_serving(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"llama_cpp.server exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"llama_cpp.server did not answer within 120 s:\n{log.read_text()[-4000:]}")
-
-
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
     from grounded.llm.llamacpp import bundled_gguf
 
     gguf = str(bundled_gguf())
-    port = _free_port()
+    port = free_port()
     common = {"model": gguf, "logits_all": False, "verbose": False, "seed": 0}
     config = {
         "host": "127.0.0.1",
@@ -107,15 +86,10 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServ
         )
     try:
         server = LlamaServer(f"http://127.0.0.1:{port}/v1")
-        _wait_until_serving(proc, server.base_url, log)
+        wait_until_answering(proc, f"{server.base_url}/models", log, "llama_cpp.server")
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @pytest.fixture(scope="session")

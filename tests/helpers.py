@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
+
+import httpx
+import pytest
 
 from grounded.config import load_settings
 from grounded.domain import Acl
@@ -83,3 +88,38 @@ def orphan_counts(data_dir: Path) -> dict[str, int]:
         }
     finally:
         db.close()
+
+
+# ---------------------------------------------------------------- servers the tests start
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_answering(
+    proc: subprocess.Popen[bytes], url: str, log: Path, what: str, timeout: float = 120
+) -> None:
+    """Poll `url` until it answers 200; fail with the end of the server's log otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{what} did not answer within {timeout:.0f} s:\n{log.read_text()[-4000:]}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

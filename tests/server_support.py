@@ -7,16 +7,12 @@ on a loopback port, as a user would.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from grounded.config import Settings, load_settings
 from grounded.llm.gateway import Gateway
@@ -24,7 +20,15 @@ from grounded.runtime import Runtime
 from grounded.server.app import build_services, create_app
 from grounded.server.auth import SERVICE_DB, KeyStore
 from grounded.testing.scripted import ScriptedChatModel
-from tests.helpers import GROUNDED, SAMPLE_CORPUS, cli_env, ingest
+from tests.helpers import (
+    GROUNDED,
+    SAMPLE_CORPUS,
+    cli_env,
+    free_port,
+    ingest,
+    stop,
+    wait_until_answering,
+)
 
 SCRIPTED_MODELS = {
     "scripted": {"provider": "openai_compatible", "base_url": "http://127.0.0.1:9/v1"},
@@ -101,12 +105,6 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def served(
     data: Path, *args: str, env: dict[str, str] | None = None, config: Path | None = None
@@ -134,23 +132,7 @@ def served(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"grounded serve exited:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"grounded serve did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
+        wait_until_answering(proc, f"{url}/healthz", log, "grounded serve", timeout=60)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)

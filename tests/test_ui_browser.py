@@ -13,10 +13,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +27,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from grounded.testing.mock_llm_server import MockLLMServer
 from tests.conftest import ARTIFACTS, ROOT, SAMPLE_CORPUS
+from tests.helpers import free_port, stop, wait_until_answering
 
 pytestmark = pytest.mark.slow
 
@@ -51,12 +50,6 @@ class Server:
     url: str
     keys: dict[str, str]  # alice, bob, admin -> API key
     log: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _env() -> dict[str, str]:
@@ -104,20 +97,6 @@ def _eval_run(data: Path, cwd: Path) -> None:
         "concurrency: 2\n"
     )
     _grounded(data, cwd, "eval", "run", "ui-suite.yaml", "--quiet", "--out", str(cwd / "runs"))
-
-
-def _wait_until_healthy(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"grounded serve exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"grounded serve did not answer /healthz within 120 s:\n{log.read_text()[-4000:]}")
 
 
 _SOURCE = re.compile(r'<source id="(S\d+)"[^>]*>\n(.*?)\n</source>', re.S)
@@ -177,7 +156,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, mock_llm: MockLLMServer) ->
         "admin": _key(data, home, "admin@acme.example", "--groups", "staff", "--admin"),
     }
     _eval_run(data, home)
-    port = _free_port()
+    port = free_port()
     log = home / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -190,15 +169,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, mock_llm: MockLLMServer) ->
         )
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait_until_healthy(proc, url, log)
+        wait_until_answering(proc, f"{url}/healthz", log, "grounded serve")
         yield Server(url, keys, log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @pytest.fixture(autouse=True)
