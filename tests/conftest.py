@@ -139,3 +139,17 @@ def browser() -> Iterator[Browser]:
             yield chromium
         finally:
             chromium.close()
+
+
+# ---------------------------------------------------------------- the HTTP service's index
+
+
+@pytest.fixture(scope="session")
+def service_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample corpus as tenant acme, plus one globex document (hash embedder), indexed
+    once for the service tests; each copies it (tests.server_support.copy_index)."""
+    from tests.server_support import index_sample_corpus
+
+    data = tmp_path_factory.mktemp("service-index") / "data"
+    index_sample_corpus(data)
+    return data

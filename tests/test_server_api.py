@@ -28,7 +28,6 @@ from tests.server_support import (
     app_with,
     bearer,
     copy_index,
-    index_sample_corpus,
     make_keys,
     settings_for,
 )
@@ -37,16 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 VACATION = "How many vacation days carry over?"
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("server-index") / "data"
-    index_sample_corpus(data)
-    return data
-
-
 @pytest.fixture
-def data(template: Path, tmp_path: Path) -> Path:
-    return copy_index(template, tmp_path / "data")
+def data(service_index: Path, tmp_path: Path) -> Path:
+    return copy_index(service_index, tmp_path / "data")
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from tests.server_support import (
     app_with,
     bearer,
     copy_index,
-    index_sample_corpus,
     settings_for,
 )
 
@@ -29,16 +28,9 @@ VACATION = "How many vacation days carry over?"
 CITED = "Up to 5 unused vacation days carry over to the next calendar year [S1]."
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("limits-index") / "data"
-    index_sample_corpus(data)
-    return data
-
-
 @pytest.fixture
-def data(template: Path, tmp_path: Path) -> Path:
-    return copy_index(template, tmp_path / "data")
+def data(service_index: Path, tmp_path: Path) -> Path:
+    return copy_index(service_index, tmp_path / "data")
 
 
 def key(data: Path, **limits: Any) -> str:

@@ -18,18 +18,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.helpers import cli_env, grounded, ok_json
-from tests.server_support import bearer, copy_index, index_sample_corpus, served
+from tests.server_support import bearer, copy_index, served
 
 pytestmark = pytest.mark.slow
 VACATION = "How many vacation days carry over?"
 ISSUER = "https://login.acme.example/"
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("serve-index") / "data"
-    index_sample_corpus(data)
-    return data
 
 
 def create_key(data: Path, *args: str) -> str:
@@ -38,8 +31,10 @@ def create_key(data: Path, *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    data = copy_index(template, tmp_path_factory.mktemp("serve") / "data")
+def server(
+    service_index: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    data = copy_index(service_index, tmp_path_factory.mktemp("serve") / "data")
     alice = create_key(
         data, "--tenant", "acme", "--user", "alice@acme.example", "--groups", "staff"
     )
@@ -109,7 +104,7 @@ def _token(key: Any, kid: str, **claims: Any) -> str:
 
 
 def test_jwt_bearer_tokens_are_verified_against_the_jwks_and_mapped(
-    template: Path, tmp_path: Path
+    service_index: Path, tmp_path: Path
 ) -> None:
     issuer_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -120,7 +115,7 @@ def test_jwt_bearer_tokens_are_verified_against_the_jwks_and_mapped(
         f"    issuer: {ISSUER}\n    audience: grounded\n    jwks_file: {tmp_path / 'jwks.json'}\n"
         "    admin_group: grounded-admins\n    rate: 100/min\n"
     )
-    data = copy_index(template, tmp_path / "data")
+    data = copy_index(service_index, tmp_path / "data")
     env = cli_env(GROUNDED_SERVER__UI="false")
     with served(data, env=env, config=tmp_path / "grounded.yaml") as url:
 
@@ -156,8 +151,8 @@ def test_jwt_bearer_tokens_are_verified_against_the_jwks_and_mapped(
 # ---------------------------------------------------------------- several workers
 
 
-def test_workers_share_one_rate_limit(template: Path, tmp_path: Path) -> None:
-    data = copy_index(template, tmp_path / "data")
+def test_workers_share_one_rate_limit(service_index: Path, tmp_path: Path) -> None:
+    data = copy_index(service_index, tmp_path / "data")
     limited = create_key(data, "--tenant", "acme", "--user", "a@acme.example", "--rate", "6/min")
     with served(data, "--workers", "2") as url, httpx.Client(base_url=url) as client:
         codes = []
