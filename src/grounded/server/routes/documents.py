@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
@@ -52,6 +53,15 @@ def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+@dataclass(frozen=True)
+class _Upload:
+    filename: str | None
+    data: bytes
+    collection: str
+    allow_users: list[str]
+    allow_groups: list[str]
+
+
 def _ingest(runtime: Runtime, who: Caller, upload: _Upload) -> Document:
     from grounded.ingest.sources import UploadSource, check_collection  # the ingestion stack
 
@@ -70,17 +80,6 @@ def _ingest(runtime: Runtime, who: Caller, upload: _Upload) -> Document:
     return doc
 
 
-class _Upload:
-    def __init__(
-        self, filename: str | None, data: bytes, collection: str, users: str, groups: str
-    ) -> None:
-        self.filename = filename
-        self.data = data
-        self.collection = collection
-        self.allow_users = _split(users)
-        self.allow_groups = _split(groups)
-
-
 @router.post("", status_code=201, summary="Upload and ingest a document into the caller's tenant")
 async def upload(
     who: CallerDep,
@@ -93,7 +92,7 @@ async def upload(
     data = await file.read()
     if not data:
         raise InvalidRequest("the uploaded file is empty")
-    up = _Upload(file.filename, data, collection, allow_users, allow_groups)
+    up = _Upload(file.filename, data, collection, _split(allow_users), _split(allow_groups))
     # Parsing, chunking and embedding are CPU work.
     doc = await asyncio.to_thread(_ingest, svc.runtime, who, up)
     return document_json(doc)
