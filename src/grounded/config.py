@@ -480,6 +480,11 @@ class Settings(BaseSettings):
                     f"router names unknown route {target!r}; "
                     f"configured routes: {', '.join(sorted(self.routes))}"
                 )
+        if self.server.default_app not in self.apps:
+            raise ValueError(
+                f"server.default_app names unknown app {self.server.default_app!r}; "
+                f"configured apps: {', '.join(sorted(self.apps))}"
+            )
         for app, cfg in self.apps.items():
             if cfg.route not in self.routes and cfg.route not in self.models:
                 raise ValueError(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -72,8 +71,3 @@ async def metrics(request: Request, svc: Svc) -> Response:
     if not svc.settings.server.metrics_public:
         await caller(request, svc, None)
     return Response(svc.metrics.exposition(), media_type=CONTENT_TYPE)
-
-
-def readiness(svc: Services) -> dict[str, Any]:
-    """For `grounded serve`'s start-up line."""
-    return _checks(svc)
