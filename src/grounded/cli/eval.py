@@ -18,12 +18,12 @@ from grounded.evals.beir import evaluate_beir
 from grounded.evals.compare import compare
 from grounded.evals.compare import markdown as compare_markdown
 from grounded.evals.datasets import load_beir
-from grounded.evals.gates import check
+from grounded.evals.gates import check, check_stored
 from grounded.evals.html import render as render_html
 from grounded.evals.judges import Judge, agreement
-from grounded.evals.report import markdown
+from grounded.evals.report import markdown, read_run
 from grounded.evals.runner import EvalRunner
-from grounded.evals.suite import Suite, load_suite
+from grounded.evals.suite import load_suite
 
 app = typer.Typer(
     help="Evaluate apps on golden datasets; gate CI on the results.", no_args_is_help=True
@@ -46,7 +46,7 @@ def run(
     Interrupted runs resume: finished items are kept in OUT/<suite>.partial.jsonl.
     """
     suite = load_suite(suite_file)
-    base = _read_run(baseline) if baseline else None
+    base = read_run(baseline) if baseline else None
     runtime = state(ctx).runtime()
     if suite.app not in runtime.settings.apps:
         raise InvalidRequest(
@@ -80,16 +80,6 @@ def _run_with_progress(runner: EvalRunner, quiet: bool) -> dict[str, Any]:
         return asyncio.run(runner.run())
 
 
-def _read_run(path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InvalidRequest(f"cannot read baseline run {path}: {exc}") from None
-    if not isinstance(document, dict) or "aggregates" not in document:
-        raise InvalidRequest(f"{path} is not a run written by `grounded eval run`")
-    return document
-
-
 @app.command("compare")
 def compare_runs(
     run_a: Annotated[Path, typer.Argument(help="The baseline run JSON (A).")],
@@ -105,7 +95,7 @@ def compare_runs(
 
     The Markdown form (the default) fits a pull-request comment.
     """
-    a, b = _read_run(run_a), _read_run(run_b)
+    a, b = read_run(run_a), read_run(run_b)
     deltas, regressions = compare(a, b, threshold)
     if as_json:
         print_json(
@@ -168,9 +158,8 @@ def report(
     ] = None,
 ) -> None:
     """Print the Markdown report of a run; with --html, also write the HTML one (with charts)."""
-    document = _read_run(run_file)
-    suite = Suite.model_validate({k: v for k, v in document["suite"].items() if k != "sha256"})
-    failures = check(suite, document)
+    document = read_run(run_file)
+    failures = check_stored(document)
     typer.echo(markdown(document, failures))
     if html is not None:
         html.write_text(render_html(document, failures), encoding="utf-8")

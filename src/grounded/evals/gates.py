@@ -37,6 +37,12 @@ def check(suite: Suite, run: dict[str, Any], baseline: dict[str, Any] | None = N
     return failures
 
 
+def check_stored(run: dict[str, Any]) -> list[str]:
+    """The gates of the suite stored in a run, re-checked against that run."""
+    suite = Suite.model_validate({k: v for k, v in run["suite"].items() if k != "sha256"})
+    return check(suite, run)
+
+
 def _regressions(suite: Suite, current: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
     failures = []
     for metric, allowed in suite.max_regression.items():

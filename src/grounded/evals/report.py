@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+from grounded.errors import InvalidRequest
 from grounded.evals.suite import LOWER_IS_BETTER
+
+
+def read_run(path: Path) -> dict[str, Any]:
+    """A run JSON written by `grounded eval run`; InvalidRequest names what is wrong."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequest(f"cannot read run {path}: {exc}") from None
+    if not isinstance(document, dict) or "aggregates" not in document:
+        raise InvalidRequest(f"{path} is not a run written by `grounded eval run`")
+    return document
 
 
 def markdown(run: dict[str, Any], failures: list[str], *, worst: int = 5) -> str:

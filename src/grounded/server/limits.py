@@ -124,10 +124,6 @@ class ModelSlots:
         self.wait_s = wait_s
         self._semaphore = asyncio.Semaphore(slots)
 
-    @property
-    def in_use(self) -> int:
-        return self.slots - self._semaphore._value  # noqa: SLF001 - no public accessor
-
     @contextlib.asynccontextmanager
     async def hold(self) -> AsyncIterator[None]:
         try:

@@ -6,7 +6,6 @@ Runs hold answers given to the golden set's principals, so only admins read them
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -14,9 +13,10 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from grounded.evals.gates import check
+from grounded.errors import InvalidRequest
+from grounded.evals.gates import check_stored
 from grounded.evals.html import render
-from grounded.evals.suite import Suite
+from grounded.evals.report import read_run
 from grounded.server.deps import AdminDep, Svc
 from grounded.server.problems import not_found, responses
 
@@ -28,17 +28,9 @@ _REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; bas
 
 def _read(path: Path) -> dict[str, Any] | None:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    if not isinstance(document, dict) or "aggregates" not in document:
-        return None  # not a run written by `grounded eval run`
-    return document
-
-
-def _failures(document: dict[str, Any]) -> list[str]:
-    suite = Suite.model_validate({k: v for k, v in document["suite"].items() if k != "sha256"})
-    return check(suite, document)
+        return read_run(path)
+    except InvalidRequest:
+        return None  # missing, unreadable, or not a run
 
 
 def _summary(name: str, document: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +40,7 @@ def _summary(name: str, document: dict[str, Any]) -> dict[str, Any]:
         "created": document.get("finished_at") or document.get("started_at"),
         "items": len(document.get("items", [])),
         "aggregates": {k: v.get("mean") for k, v in document["aggregates"].items()},
-        "gates_failed": _failures(document),
+        "gates_failed": check_stored(document),
         "warnings": document.get("warnings", []),
     }
 
@@ -81,6 +73,6 @@ async def get_run(
     if document is None:
         raise not_found("run")
     if format == "html":
-        html = await asyncio.to_thread(render, document, _failures(document))
+        html = await asyncio.to_thread(render, document, check_stored(document))
         return HTMLResponse(html, headers={"Content-Security-Policy": _REPORT_CSP})
     return _summary(run, document) | {"versions": document.get("versions", {})}
